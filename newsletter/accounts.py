@@ -1,0 +1,94 @@
+"""Publisher and admin accounts: creation, password checks, login throttling."""
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .addresses import normalise_address
+from .errors import DomainError, InvalidInput, Refused
+from .extensions import db
+from .models import User, new_nonce, utcnow
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+LOCK_AFTER_FAILURES = 5
+LOCK_DURATION = timedelta(minutes=15)
+# Checked against when the address is unknown, so a wrong address costs the same time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+class LoginFailed(DomainError):
+    code = "login_failed"
+    status = 401
+
+
+def check_password(password: str) -> str:
+    """A password we accept, or InvalidInput saying why not."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"A password has at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"A password has at most {MAX_PASSWORD_LENGTH} characters.")
+    return password
+
+
+def create_user(email: str, password: str, *, admin: bool = False) -> User:
+    """A new publisher (or admin); Refused if the address has an account already."""
+    address = normalise_address(email)
+    check_password(password)
+    if db.session.scalar(select(User.id).where(User.email == address)):
+        raise Refused(f"An account for {address} exists already.")
+    user = User(email=address, password_hash=generate_password_hash(password), is_admin=admin)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Change the password and end every other session of that user."""
+    user.password_hash = generate_password_hash(check_password(password))
+    user.session_nonce = new_nonce()
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.flush()
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user whose credentials these are; LoginFailed otherwise (same message whatever was wrong)."""
+    try:
+        address = normalise_address(email)
+    except InvalidInput:
+        address = ""
+    user = db.session.scalar(select(User).where(User.email == address)) if address else None
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise LoginFailed("Too many failed attempts: this account is locked for a few minutes.")
+    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is None or not password_ok or not user.active:
+        if user is not None:
+            _count_failure(user, now)
+        raise LoginFailed("Wrong e-mail address or password.")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.session.flush()
+    return user
+
+
+def _count_failure(user: User, now) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= LOCK_AFTER_FAILURES:
+        user.locked_until = now + LOCK_DURATION
+        user.failed_logins = 0
+    db.session.flush()
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Follow a ?next= target only if it stays on this site (a path, not //host or a scheme)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(ch) < 32 for ch in target):
+        return default
+    return target

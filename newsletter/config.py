@@ -1,0 +1,195 @@
+"""Settings read from the environment (and an optional .env file), validated in one place.
+
+An invalid value stops start-up with one line naming the variable and what it accepts.
+"""
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .addresses import has_header_breaker
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable and the accepted values."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    parse: object  # callable(str) -> value, raising ValueError with the accepted values
+
+
+def parse_bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError("use one of: true, false, 1, 0, yes, no")
+
+
+def parse_choice(*choices: str):
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError("use one of: " + ", ".join(choices))
+        return value
+
+    return parse
+
+
+def parse_int(low: int, high: int | None = None):
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            accepted = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ValueError(f"use a whole number {accepted}")
+        return value
+
+    return parse
+
+
+def parse_rate(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("use a number of messages per second, 0 for unlimited")
+    return value
+
+
+def parse_url(*schemes: str):
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.netloc or has_header_breaker(value):
+            raise ValueError("use a URL starting with " + " or ".join(f"{s}://" for s in schemes))
+        return value.rstrip("/")
+
+    return parse
+
+
+def parse_database_url(raw: str) -> str:
+    value = raw.strip()
+    if value.startswith("postgres://"):
+        raise ValueError("write postgresql+psycopg://user@host/db (not postgres://)")
+    if value.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; plain postgresql:// would ask SQLAlchemy for psycopg2.
+        value = "postgresql+psycopg://" + value[len("postgresql://"):]
+    if not (value.startswith("sqlite:///") or value.startswith("postgresql+psycopg://")):
+        raise ValueError("use sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/database")
+    return value
+
+
+def parse_sender(raw: str) -> str:
+    value = raw.strip()
+    if has_header_breaker(value) or "@" not in value:
+        raise ValueError("use an address like 'Name <news@example.org>' or news@example.org, on one line")
+    return value
+
+
+def parse_text(raw: str) -> str:
+    if has_header_breaker(raw):
+        raise ValueError("use a value on one line, without control characters")
+    return raw.strip()
+
+
+def parse_path(raw: str) -> str:
+    path = Path(raw.strip())
+    if not path.is_file():
+        raise ValueError("use the path of a readable file")
+    return str(path)
+
+
+SETTINGS = (
+    Setting("NEWSLETTER_ENV", "production", parse_choice("production", "development", "testing")),
+    Setting("SECRET_KEY", None, parse_text),
+    Setting("DATABASE_URL", None, parse_database_url),
+    Setting("BASE_URL", "http://127.0.0.1:5000", parse_url("http", "https")),
+    Setting("MAIL_BACKEND", "outbox", parse_choice("outbox", "smtp")),
+    Setting("MAIL_SERVER", "localhost", parse_text),
+    Setting("MAIL_PORT", "25", parse_int(1, 65535)),
+    Setting("MAIL_USERNAME", "", parse_text),
+    Setting("MAIL_PASSWORD", "", parse_text),
+    Setting("MAIL_USE_TLS", "false", parse_bool),
+    Setting("MAIL_USE_SSL", "false", parse_bool),
+    Setting("MAIL_DEFAULT_SENDER", "newsletter@localhost", parse_sender),
+    Setting("MAIL_TIMEOUT", "30", parse_int(1, 600)),
+    Setting("CELERY_BROKER_URL", "", lambda raw: parse_url("redis", "rediss")(raw) if raw.strip() else ""),
+    Setting("REDIS_URL", "", lambda raw: parse_url("redis", "rediss")(raw) if raw.strip() else ""),
+    Setting("SEND_RATE_PER_SECOND", "0", parse_rate),
+    Setting("CONFIRM_TOKEN_MAX_AGE", str(7 * 24 * 3600), parse_int(60)),
+    Setting("CONFIRM_MAILS_PER_HOUR", "3", parse_int(1, 100)),
+    Setting("SUBSCRIBE_RATE_LIMIT", "10/minute;60/hour", parse_text),
+    Setting("DKIM_PRIVATE_KEY_FILE", "", lambda raw: parse_path(raw) if raw.strip() else ""),
+    Setting("DKIM_SELECTOR", "", parse_text),
+    Setting("DKIM_DOMAIN", "", parse_text),
+    Setting("SOFT_BOUNCE_LIMIT", "3", parse_int(1, 100)),
+    Setting("SOFT_BOUNCE_WINDOW_DAYS", "30", parse_int(1, 365)),
+    Setting("TRUSTED_PROXIES", "0", parse_int(0, 5)),
+    Setting("IMPORT_MAX_BYTES", str(200 * 1024 * 1024), parse_int(1024)),
+)
+
+
+def read_settings(environ: dict | None = None, instance_path: str = "instance") -> dict:
+    """Validate every setting and return Flask config keys; raise ConfigError on the first bad one."""
+    environ = dict(os.environ if environ is None else environ)
+    config: dict = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is None:
+            raw = setting.default
+        if raw is None:
+            config[setting.name] = None
+            continue
+        try:
+            config[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.name}={raw.strip()[:60]!r} is not valid: {exc}.") from None
+    finish_settings(config, instance_path)
+    return config
+
+
+def finish_settings(config: dict, instance_path: str) -> None:
+    """Fill derived values and check the rules that involve several settings."""
+    env = config["NEWSLETTER_ENV"]
+    if not config["SECRET_KEY"]:
+        if env == "production":
+            raise ConfigError(
+                "SECRET_KEY is missing: set it to a long random string "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                "or set NEWSLETTER_ENV=development on a developer machine."
+            )
+        config["SECRET_KEY"] = development_secret(instance_path)
+    if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
+        raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL are both true: choose one (TLS = STARTTLS on 587, SSL = 465).")
+    dkim = [config["DKIM_PRIVATE_KEY_FILE"], config["DKIM_SELECTOR"], config["DKIM_DOMAIN"]]
+    if any(dkim) and not all(dkim):
+        raise ConfigError("DKIM_PRIVATE_KEY_FILE, DKIM_SELECTOR and DKIM_DOMAIN go together: set all three or none.")
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path).resolve() / "newsletter.db")
+    if not config["REDIS_URL"] and config["CELERY_BROKER_URL"]:
+        config["REDIS_URL"] = config["CELERY_BROKER_URL"]
+
+
+def development_secret(instance_path: str) -> str:
+    """A secret generated once per developer machine and kept in instance/."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

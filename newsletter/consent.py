@@ -1,0 +1,352 @@
+"""The reader lifecycle as plain functions: subscribe, confirm, unsubscribe, pause, resume, erase.
+
+Callers commit; mail asked for here leaves only after that commit (see sending.system_mail).
+"""
+
+import hashlib
+import unicodedata
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from flask import current_app
+from flask_babel import force_locale, gettext
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import suppression, tokens
+from .addresses import normalise_address
+from .errors import InvalidInput, NotFound, Refused
+from .extensions import db
+from .links import external_url
+from .mail.system import system_message
+from .models import (
+    ConsentWording,
+    Newsletter,
+    Subscriber,
+    Subscription,
+    SubscriptionEvent,
+    utcnow,
+)
+from .sending.system_mail import forget_system_mails, queue_system_mail
+from .states import SubscriptionStatus as S
+from .states import check_transition
+
+MAX_NAME_LENGTH = 200
+MAX_REASON_LENGTH = 500
+CONFIRM_RESEND_AFTER = timedelta(minutes=10)
+PAUSE_MONTHS = (1, 3)
+UNSUBSCRIBE_REASONS = ("too_often", "not_relevant", "never_asked", "other")
+READER_ACTIONS = ("pause1", "pause3", "resume", "unsubscribe")
+
+
+class SubscribeOutcome(StrEnum):
+    CONFIRMATION_QUEUED = "confirmation_queued"
+    ALREADY_CONFIRMED = "already_confirmed"
+    THROTTLED = "throttled"
+
+
+class LinkNoLongerValid(Refused):
+    code = "link_no_longer_valid"
+    status = 410
+
+
+def consent_wording(newsletter: Newsletter) -> str:
+    """The sentence a reader agrees to on the subscribe form, in the newsletter's language."""
+    with force_locale(newsletter.language):
+        return gettext(
+            "Yes, send me %(name)s by e-mail. I confirm by e-mail first, and I can leave at any time "
+            "with one click.",
+            name=newsletter.name,
+        )
+
+
+def clean_name(raw: str | None) -> str:
+    """A reader's name, trimmed; refuses control characters (names reach mail headers)."""
+    name = " ".join((raw or "").split())
+    if any(unicodedata.category(ch) == "Cc" for ch in (raw or "").strip()):
+        raise InvalidInput("A name cannot contain line breaks or control characters.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"A name has at most {MAX_NAME_LENGTH} characters.")
+    return name
+
+
+def subscribe(newsletter: Newsletter, email: str, name: str | None, *, ip: str | None, source: str,
+              wording: str) -> SubscribeOutcome:
+    """Start (or restart) the double opt-in. The caller answers the same whatever the outcome."""
+    address = normalise_address(email)
+    name = clean_name(name)
+    subscriber = _subscriber_for(address, name)
+    evidence = dict(consent_at=utcnow(), consent_ip=ip, consent_source=source[:500],
+                    consent_wording_sha256=_store_wording(wording))
+    subscription = _subscription_for(subscriber, newsletter, evidence)
+    if subscription.status == S.CONFIRMED:
+        return SubscribeOutcome.ALREADY_CONFIRMED
+    if subscription.status != S.PENDING:
+        # A new request after leaving: the resend window counts from here (only the reader can leave).
+        _move(subscription, S.PENDING, confirm_sent_at=None)
+        _record(subscription, "resubscribed")
+    for key, value in evidence.items():
+        setattr(subscription, key, value)
+    db.session.flush()
+    if not _take_confirmation_slot(subscription):
+        return SubscribeOutcome.THROTTLED
+    _queue_confirmation(subscription)
+    return SubscribeOutcome.CONFIRMATION_QUEUED
+
+
+def confirm(token: str, ip: str | None) -> Subscription:
+    """Confirm from the link's token (idempotent), record the evidence, queue the welcome mail."""
+    subscription = subscription_from_token(tokens.CONFIRM, token)
+    if subscription.status == S.CONFIRMED:
+        return subscription
+    if subscription.status != S.PENDING:
+        raise LinkNoLongerValid("You left this newsletter after this link was sent. To come back, subscribe again.")
+    if _move(subscription, S.CONFIRMED, confirmed_at=utcnow(), confirm_ip=ip, paused_until=None):
+        suppression.lift(subscription.subscriber.email_hmac, subscription.newsletter_id)
+        _record(subscription, "confirmed")
+        _queue_welcome(subscription)
+    return subscription
+
+
+def renew_confirmation(token: str) -> Subscription:
+    """Send a fresh confirmation mail for an expired (but authentic) confirm link."""
+    subscription = subscription_from_token(tokens.CONFIRM, token, check_age=False)
+    if subscription.status == S.PENDING and _take_confirmation_slot(subscription):
+        _queue_confirmation(subscription)
+    return subscription
+
+
+def unsubscribe(subscription: Subscription, reason: str | None = None, comment: str | None = None) -> Subscription:
+    """Stop all mail of this newsletter at once; repeating it changes nothing.
+
+    `reason` is one of UNSUBSCRIBE_REASONS (anything else is dropped: leaving never fails on a bad field);
+    `comment` is the reader's own words, kept short.
+    """
+    if subscription.status in (S.PENDING, S.CONFIRMED):
+        reason = unsubscribe_reason(reason, comment)
+        if _move(subscription, S.UNSUBSCRIBED, unsubscribed_at=utcnow(), unsubscribe_reason=reason,
+                 paused_until=None):
+            _record(subscription, "unsubscribed", reason)
+    return subscription
+
+
+def unsubscribe_reason(reason: str | None, comment: str | None) -> str | None:
+    """'code' or 'code: comment' as stored; None when the reader said nothing."""
+    code = reason if reason in UNSUBSCRIBE_REASONS else ""
+    comment = " ".join((comment or "").split())
+    if comment and not code:
+        code = "other"
+    text = f"{code}: {comment}" if comment else code
+    return text[:MAX_REASON_LENGTH] or None
+
+
+def pause(subscription: Subscription, months: int) -> Subscription:
+    """Receive nothing for 1 or 3 months, then mail resumes by itself."""
+    if months not in PAUSE_MONTHS:
+        raise InvalidInput("A pause lasts 1 or 3 months.")
+    if subscription.status != S.CONFIRMED:
+        raise Refused("Only a confirmed subscription can be paused.")
+    subscription.paused_until = add_months(utcnow(), months)
+    _record(subscription, "paused", f"{months} month(s)")
+    db.session.flush()
+    return subscription
+
+
+def resume(subscription: Subscription) -> Subscription:
+    """End a pause now."""
+    if subscription.paused_until is not None:
+        subscription.paused_until = None
+        _record(subscription, "resumed")
+        db.session.flush()
+    return subscription
+
+
+def apply_reader_action(subscription: Subscription, action: str) -> Subscription:
+    """One of READER_ACTIONS, chosen on the preferences page."""
+    if action not in READER_ACTIONS:
+        raise InvalidInput("Choose pause for 1 or 3 months, resume, or unsubscribe.")
+    if action == "unsubscribe":
+        return unsubscribe(subscription)
+    if action == "resume":
+        return resume(subscription)
+    return pause(subscription, int(action[-1]))
+
+
+def subscription_of(subscriber: Subscriber, subscription_id: int) -> Subscription:
+    """One of this person's subscriptions; NotFound for anyone else's."""
+    subscription = db.session.get(Subscription, subscription_id)
+    if subscription is None or subscription.subscriber_id != subscriber.id:
+        raise NotFound("No such subscription.")
+    return subscription
+
+
+def language_of_subscription(subscription_id: int | None) -> str:
+    """The language a page about this subscription is shown in."""
+    subscription = db.session.get(Subscription, subscription_id) if subscription_id else None
+    return subscription.newsletter.language if subscription else "en"
+
+
+def language_of_subscriber(subscriber: Subscriber) -> str:
+    """The language of the newsletter this person joined last."""
+    latest = max(subscriber.subscriptions, key=lambda s: s.created_at, default=None)
+    return latest.newsletter.language if latest else "en"
+
+
+def rename(subscriber: Subscriber, name: str | None) -> Subscriber:
+    """Change the name used to greet the reader."""
+    subscriber.name = clean_name(name)
+    db.session.flush()
+    return subscriber
+
+
+def erase(subscriber: Subscriber) -> None:
+    """Delete everything about a person; keep only the keyed hash of the address on the suppression list."""
+    for subscription in subscriber.subscriptions:
+        db.session.add(SubscriptionEvent(newsletter_id=subscription.newsletter_id, kind="erased"))
+    suppression.suppress(subscriber.email_hmac, "erased")
+    forget_system_mails(subscriber.email)
+    db.session.delete(subscriber)
+    db.session.flush()
+
+
+def subscription_from_token(purpose: str, token: str, check_age: bool = True) -> Subscription:
+    """The subscription a confirm or unsubscribe token names; TokenInvalid if it is gone or tampered."""
+    max_age = current_app.config["CONFIRM_TOKEN_MAX_AGE"] if purpose == tokens.CONFIRM and check_age else None
+    claim = tokens.read_token(current_app.config["SECRET_KEY"], purpose, token, max_age)
+    subscription = db.session.get(Subscription, claim.record_id)
+    if subscription is None or subscription.token_nonce != claim.nonce:
+        raise tokens.TokenInvalid()
+    return subscription
+
+
+def subscriber_from_token(token: str) -> Subscriber:
+    """The person a preferences token names."""
+    claim = tokens.read_token(current_app.config["SECRET_KEY"], tokens.PREFERENCES, token)
+    subscriber = db.session.get(Subscriber, claim.record_id)
+    if subscriber is None or subscriber.token_nonce != claim.nonce:
+        raise tokens.TokenInvalid()
+    return subscriber
+
+
+def token_for(purpose: str, record: Subscription | Subscriber) -> str:
+    """A signed link token for a subscription (confirm, unsubscribe) or a subscriber (preferences)."""
+    return tokens.make_token(current_app.config["SECRET_KEY"], purpose, record.id, record.token_nonce)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Same day of month, months later (clamped to the month's last day)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    for day in (moment.day, 30, 29, 28):
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise ValueError("unreachable: every month has 28 days")
+
+
+def _subscriber_for(address: str, name: str) -> Subscriber:
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if subscriber is None:
+        try:
+            with db.session.begin_nested():
+                subscriber = Subscriber(email=address, email_hmac=suppression.hmac_of(address), name=name)
+                db.session.add(subscriber)
+        except IntegrityError:  # the same address, subscribed at the same moment by another request
+            subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    elif name and not _has_confirmed(subscriber):
+        subscriber.name = name  # a stranger must not rename a confirmed reader
+    return subscriber
+
+
+def _subscription_for(subscriber: Subscriber, newsletter: Newsletter, evidence: dict) -> Subscription:
+    query = select(Subscription).where(
+        Subscription.subscriber_id == subscriber.id, Subscription.newsletter_id == newsletter.id
+    )
+    subscription = db.session.scalar(query)
+    if subscription is None:
+        try:
+            with db.session.begin_nested():
+                subscription = Subscription(subscriber=subscriber, newsletter=newsletter, **evidence)
+                db.session.add(subscription)
+                _record(subscription, "subscribed")
+        except IntegrityError:
+            subscription = db.session.scalar(query)
+    return subscription
+
+
+def _has_confirmed(subscriber: Subscriber) -> bool:
+    return any(s.status == S.CONFIRMED for s in subscriber.subscriptions)
+
+
+def _store_wording(wording: str) -> str:
+    digest = hashlib.sha256(wording.encode("utf-8")).hexdigest()
+    if db.session.get(ConsentWording, digest) is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(ConsentWording(sha256=digest, text=wording))
+        except IntegrityError:
+            pass
+    return digest
+
+
+def _move(subscription: Subscription, new: S, **values) -> bool:
+    """Change status through the transition table, as a conditional update: of two racing requests one wins."""
+    old = subscription.status
+    check_transition(S, old, new)
+    db.session.flush()
+    result = db.session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription.id, Subscription.status == old)
+        .values(status=new, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(subscription)
+    return result.rowcount == 1
+
+
+def _take_confirmation_slot(subscription: Subscription) -> bool:
+    """At most one confirmation mail per (address, newsletter) per window, and a few per address per hour."""
+    now = utcnow()
+    recent = db.session.scalar(
+        select(func.count(Subscription.id)).where(
+            Subscription.subscriber_id == subscription.subscriber_id,
+            Subscription.confirm_sent_at > now - timedelta(hours=1),
+        )
+    )
+    if recent >= current_app.config["CONFIRM_MAILS_PER_HOUR"]:
+        return False
+    result = db.session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription.id)
+        .where(or_(Subscription.confirm_sent_at.is_(None), Subscription.confirm_sent_at <= now - CONFIRM_RESEND_AFTER))
+        .values(confirm_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(subscription)
+    return result.rowcount == 1
+
+
+def _record(subscription: Subscription, kind: str, reason: str | None = None) -> None:
+    db.session.add(SubscriptionEvent(newsletter=subscription.newsletter, subscription=subscription,
+                                     kind=kind, reason=reason))
+
+
+def _queue_confirmation(subscription: Subscription) -> None:
+    _queue_system_mail("confirm", subscription, confirm_url=external_url(
+        "public.confirm", token=token_for(tokens.CONFIRM, subscription)))
+
+
+def _queue_welcome(subscription: Subscription) -> None:
+    _queue_system_mail(
+        "welcome", subscription,
+        unsubscribe_url=external_url("public.unsubscribe", token=token_for(tokens.UNSUBSCRIBE, subscription)),
+        preferences_url=external_url("public.preferences", token=token_for(tokens.PREFERENCES, subscription.subscriber)),
+        archive_url=external_url("public.newsletter", slug=subscription.newsletter.slug),
+    )
+
+
+def _queue_system_mail(kind: str, subscription: Subscription, **context) -> None:
+    subscriber, newsletter = subscription.subscriber, subscription.newsletter
+    message = system_message(kind, newsletter, subscriber.email, subscriber.name, **context)
+    queue_system_mail(kind, message, subscriber.email, newsletter.from_email)

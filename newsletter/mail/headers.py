@@ -1,0 +1,26 @@
+"""Header values: checked for injection, then left to the email package to encode (RFC 2047)."""
+
+from email.headerregistry import Address
+from urllib.parse import urlsplit
+
+from ..addresses import has_header_breaker
+from ..errors import InvalidInput
+
+
+def header_safe(value: str, what: str = "value") -> str:
+    """Return the value if it can go into a header; CR, LF and NUL are refused (CVE-2024-6923)."""
+    if has_header_breaker(value):
+        raise InvalidInput(f"The {what} cannot contain line breaks or NUL characters.")
+    return value
+
+
+def mailbox(name: str, address: str) -> Address:
+    """A header address 'Name <address>'; the email package encodes a non-ASCII name on output."""
+    header_safe(name, "name")
+    header_safe(address, "address")
+    return Address(display_name=name.strip(), addr_spec=address)
+
+
+def instance_domain(base_url: str) -> str:
+    """The host name of the public URL, used for Message-ID and List-Id."""
+    return (urlsplit(base_url).hostname or "localhost").lower()

@@ -1,0 +1,245 @@
+"""SQLAlchemy 2 models. Rules that the database can hold (unique, foreign keys, checks) are held there."""
+
+import secrets
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .states import SubscriptionStatus
+
+LANGUAGES = ("en", "fr")
+CADENCES = {"weekly": 7, "fortnightly": 14, "monthly": 30, "quarterly": 91, "irregular": 0}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC: the same values on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def status_check(column: str, enum) -> CheckConstraint:
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return CheckConstraint(f"{column} IN ({values})", name=f"{column}_valid")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_nonce: Mapped[str] = mapped_column(String(32), default=new_nonce)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    newsletters: Mapped[list["Newsletter"]] = relationship(back_populates="owner")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login asks this
+        return self.active
+
+    def get_id(self) -> str:
+        # The nonce changes with the password, which ends every other session of that user.
+        return f"{self.id}:{self.session_nonce}"
+
+
+class Newsletter(db.Model):
+    __tablename__ = "newsletters"
+    __table_args__ = (
+        CheckConstraint("language IN ('en', 'fr')", name="language_valid"),
+        CheckConstraint(
+            "cadence IN ('weekly', 'fortnightly', 'monthly', 'quarterly', 'irregular')", name="cadence_valid"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    cadence: Mapped[str] = mapped_column(String(16), default="monthly")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    from_name: Mapped[str] = mapped_column(String(120), default="")
+    from_email: Mapped[str] = mapped_column(String(254))
+    reply_to: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    owner: Mapped[User] = relationship(back_populates="newsletters")
+
+    @property
+    def cadence_days(self) -> int:
+        return CADENCES.get(self.cadence, 0)
+
+
+class Subscriber(db.Model):
+    """A person, known by one address. Holds no consent: consent is per subscription."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email_hmac: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_nonce: Mapped[str] = mapped_column(String(32), default=new_nonce)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriptions: Mapped[list["Subscription"]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ConsentWording(db.Model):
+    """The exact sentence a person agreed to, stored once and referred to by its SHA-256."""
+
+    __tablename__ = "consent_wordings"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscription(db.Model):
+    """One person's consent to one newsletter, with its evidence."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "newsletter_id"),
+        status_check("status", SubscriptionStatus),
+        CheckConstraint("status <> 'confirmed' OR confirmed_at IS NOT NULL", name="confirmed_has_evidence"),
+        Index("ix_subscriptions_newsletter_status", "newsletter_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=SubscriptionStatus.PENDING)
+    token_nonce: Mapped[str] = mapped_column(String(32), default=new_nonce)
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_ip: Mapped[str | None] = mapped_column(String(45))
+    consent_source: Mapped[str] = mapped_column(String(500))
+    consent_wording_sha256: Mapped[str | None] = mapped_column(ForeignKey("consent_wordings.sha256"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirm_ip: Mapped[str | None] = mapped_column(String(45))
+    confirm_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribe_reason: Mapped[str | None] = mapped_column(String(500))
+    imported_from: Mapped[str | None] = mapped_column(String(255))
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+    newsletter: Mapped[Newsletter] = relationship()
+    wording: Mapped[ConsentWording | None] = relationship()
+
+
+class SubscriptionEvent(db.Model):
+    """Append-only ledger of lifecycle events; outlives erasure (then without the subscription link)."""
+
+    __tablename__ = "subscription_events"
+    __table_args__ = (Index("ix_subscription_events_newsletter_kind_at", "newsletter_id", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    newsletter: Mapped[Newsletter] = relationship()
+    subscription: Mapped[Subscription | None] = relationship()
+
+
+class Suppression(db.Model):
+    """An address that must get no mail, kept only as a keyed hash (HMAC) of the normalised address.
+
+    A row without newsletter is instance-wide (erasure, hard bounce, complaint); with one, it covers that
+    newsletter only (a publisher's imported suppression list).
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        Index(
+            "uq_suppressions_global",
+            "address_hmac",
+            unique=True,
+            sqlite_where=text("newsletter_id IS NULL"),
+            postgresql_where=text("newsletter_id IS NULL"),
+        ),
+        Index(
+            "uq_suppressions_newsletter",
+            "address_hmac",
+            "newsletter_id",
+            unique=True,
+            sqlite_where=text("newsletter_id IS NOT NULL"),
+            postgresql_where=text("newsletter_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hmac: Mapped[str] = mapped_column(String(64))
+    newsletter_id: Mapped[int | None] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SystemMail(db.Model):
+    """A confirmation or welcome mail waiting for the sender; written in the same transaction as its cause."""
+
+    __tablename__ = "system_mails"
+    __table_args__ = (Index("ix_system_mails_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    recipient: Mapped[str] = mapped_column(String(254))
+    envelope_from: Mapped[str] = mapped_column(String(254))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

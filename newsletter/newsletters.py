@@ -1,0 +1,69 @@
+"""Newsletters: creating them with valid settings, and finding them."""
+
+import re
+
+from sqlalchemy import select
+
+from .addresses import normalise_address
+from .errors import InvalidInput, NotFound, Refused
+from .extensions import db
+from .mail.headers import header_safe
+from .models import CADENCES, LANGUAGES, Newsletter, User
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def newsletter_by_slug(slug: str) -> Newsletter:
+    """The newsletter with this slug, or NotFound."""
+    item = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+    if item is None:
+        raise NotFound(f"There is no newsletter called {slug[:64]!r}.")
+    return item
+
+
+def public_newsletters() -> list[Newsletter]:
+    """Every newsletter, for the home page."""
+    return list(db.session.scalars(select(Newsletter).order_by(Newsletter.name)))
+
+
+def visible_to(user: User) -> list[Newsletter]:
+    """All newsletters for an admin; a publisher's own otherwise."""
+    query = select(Newsletter).order_by(Newsletter.name)
+    if not user.is_admin:
+        query = query.where(Newsletter.owner_id == user.id)
+    return list(db.session.scalars(query))
+
+
+def check_settings(*, slug: str, name: str, from_email: str, from_name: str = "", reply_to: str = "",
+                   cadence: str = "monthly", language: str = "en", description: str = "") -> dict:
+    """Validated newsletter settings, or InvalidInput naming the field and what it accepts."""
+    if not SLUG_PATTERN.match(slug or ""):
+        raise InvalidInput("The short name (slug) uses lower-case letters, digits and dashes, up to 64.")
+    name = header_safe((name or "").strip(), "newsletter name")
+    if not 1 <= len(name) <= 120:
+        raise InvalidInput("The newsletter name has 1 to 120 characters.")
+    if cadence not in CADENCES:
+        raise InvalidInput("The cadence is one of: " + ", ".join(CADENCES) + ".")
+    if language not in LANGUAGES:
+        raise InvalidInput("The language is one of: " + ", ".join(LANGUAGES) + ".")
+    from_name = header_safe((from_name or "").strip(), "sender name")[:120]
+    return dict(
+        slug=slug, name=name, cadence=cadence, language=language, from_name=from_name,
+        description=(description or "").strip()[:5000],
+        from_email=normalise_address(from_email),
+        reply_to=normalise_address(reply_to) if reply_to else "",
+    )
+
+
+def create_newsletter(owner_email: str, **settings) -> Newsletter:
+    """A new newsletter owned by an existing user; Refused if the slug is taken."""
+    values = check_settings(**settings)
+    owner = db.session.scalar(select(User).where(User.email == normalise_address(owner_email)))
+    if owner is None:
+        raise Refused(f"There is no user {owner_email!r}: create it first with 'users create'.")
+    if db.session.scalar(select(Newsletter.id).where(Newsletter.slug == values["slug"])):
+        raise Refused(f"A newsletter called {values['slug']!r} exists already: choose another slug.")
+    item = Newsletter(owner=owner, reply_to=values.pop("reply_to") or owner.email, **values)
+    db.session.add(item)
+    db.session.flush()
+    return item

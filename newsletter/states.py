@@ -1,0 +1,79 @@
+"""Named statuses and the one table of allowed transitions for each kind of record.
+
+A status changes only through `check_transition`, so a rule like "an unsubscribed reader is never made
+confirmed except by confirming again" lives here and nowhere else.
+"""
+
+from enum import StrEnum
+
+from .errors import Refused
+
+
+class SubscriptionStatus(StrEnum):
+    PENDING = "pending"  # asked, not confirmed: receives nothing but the confirmation mail
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+class IssueStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # handed to the SMTP server, reply not yet recorded
+    SENT = "sent"  # the relay accepted it: not the same as delivered to the inbox
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    SKIPPED = "skipped"  # no longer eligible when its turn came (unsubscribed, paused, suppressed)
+    UNKNOWN = "unknown"  # left in SENDING by a crash: maybe sent, never retried (at most once)
+
+
+S, I, D = SubscriptionStatus, IssueStatus, DeliveryStatus
+
+TRANSITIONS: dict[type, dict[str, set[str]]] = {
+    SubscriptionStatus: {
+        # Only a person's own confirmation (or an import carrying proof of one) leads to CONFIRMED.
+        S.PENDING: {S.PENDING, S.CONFIRMED, S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED},
+        S.CONFIRMED: {S.CONFIRMED, S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED},
+        # Leaving is final: the way back is subscribing again, which starts a new double opt-in.
+        S.UNSUBSCRIBED: {S.UNSUBSCRIBED, S.PENDING},
+        S.BOUNCED: {S.BOUNCED, S.PENDING, S.COMPLAINED},
+        S.COMPLAINED: {S.COMPLAINED, S.PENDING},
+    },
+    IssueStatus: {
+        I.DRAFT: {I.DRAFT, I.SCHEDULED, I.SENDING, I.CANCELLED},
+        I.SCHEDULED: {I.DRAFT, I.SENDING, I.CANCELLED},
+        I.SENDING: {I.PAUSED, I.SENT, I.CANCELLED},
+        I.PAUSED: {I.SENDING, I.CANCELLED},
+        I.SENT: set(),
+        I.CANCELLED: set(),
+    },
+    DeliveryStatus: {
+        D.QUEUED: {D.SENDING, D.SKIPPED, D.FAILED},
+        D.SENDING: {D.SENT, D.QUEUED, D.FAILED, D.UNKNOWN},
+        D.SENT: {D.BOUNCED},
+        D.FAILED: set(),
+        D.BOUNCED: set(),
+        D.SKIPPED: set(),
+        D.UNKNOWN: {D.BOUNCED},
+    },
+}
+
+
+def can_transition(kind: type, old: str, new: str) -> bool:
+    """True if a record of this status kind may go from old to new."""
+    return new in TRANSITIONS[kind].get(old, set())
+
+
+def check_transition(kind: type, old: str, new: str) -> None:
+    """Raise Refused unless the transition is in the table."""
+    if not can_transition(kind, old, new):
+        raise Refused(f"A {kind.__name__.removesuffix('Status').lower()} cannot go from {old} to {new}.")

@@ -1,0 +1,82 @@
+"""Every signed token of the product: made and checked here only, each bound to one purpose.
+
+A token carries a record id and that record's nonce, signed with the instance secret and salted with its
+purpose, so a confirm token cannot unsubscribe (and back), and a token of an erased record matches nothing
+even if a database reuses the id.
+"""
+
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .errors import DomainError
+
+CONFIRM = "confirm"  # expires after CONFIRM_TOKEN_MAX_AGE
+UNSUBSCRIBE = "unsubscribe"  # never expires (RFC 8058 links live in old mails)
+PREFERENCES = "preferences"  # never expires; bound to the person, not one subscription
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES)
+
+
+class TokenInvalid(DomainError):
+    code = "token_invalid"
+    status = 404
+
+    def __init__(self, message: str = "This link is not valid. Check that it was copied whole."):
+        super().__init__(message)
+
+
+class TokenExpired(DomainError):
+    code = "token_expired"
+    status = 410
+
+    def __init__(self, record_id: int | None = None):
+        super().__init__("This confirmation link has expired.")
+        self.record_id = record_id
+
+
+@dataclass(frozen=True)
+class TokenClaim:
+    record_id: int
+    nonce: str
+
+
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return URLSafeTimedSerializer(secret, salt=f"newsletter.{purpose}")
+
+
+def make_token(secret: str, purpose: str, record_id: int, nonce: str) -> str:
+    """Sign (record id, nonce) for one purpose."""
+    return _serializer(secret, purpose).dumps([record_id, nonce])
+
+
+def read_token(secret: str, purpose: str, token: str, max_age: int | None = None) -> TokenClaim:
+    """Check a token's signature, purpose and (if given) age; raise TokenInvalid or TokenExpired."""
+    serializer = _serializer(secret, purpose)
+    try:
+        payload = serializer.loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise TokenExpired(_expired_record_id(serializer, exc.payload)) from None
+    except (BadSignature, UnicodeError, ValueError, TypeError):
+        raise TokenInvalid() from None
+    return _claim(payload)
+
+
+def _claim(payload) -> TokenClaim:
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not isinstance(payload[0], int)
+        or not isinstance(payload[1], str)
+    ):
+        raise TokenInvalid()
+    return TokenClaim(payload[0], payload[1])
+
+
+def _expired_record_id(serializer: URLSafeTimedSerializer, raw) -> int | None:
+    # An expired but authentic token still names its record: the page can offer a fresh confirmation mail.
+    try:
+        return _claim(serializer.load_payload(raw)).record_id
+    except (TokenInvalid, BadSignature, ValueError, TypeError):
+        return None

@@ -1,0 +1,15 @@
+"""Publisher and admin pages, under /admin, behind a login."""
+
+from flask import Blueprint
+from flask_login import login_required
+
+admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@admin.before_request
+@login_required
+def require_login():
+    """Every admin page needs a logged-in user; admin-only pages check the role themselves."""
+
+
+from . import dashboard, outbox  # noqa: E402,F401  (views register on the blueprint)

@@ -1,0 +1,47 @@
+"""WTForms forms of the reader pages. Checks of meaning (is this address valid?) stay in the services."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+UNSUBSCRIBE_REASONS = [
+    ("", _l("I'd rather not say")),
+    ("too_often", _l("Too many e-mails")),
+    ("not_relevant", _l("The content is not for me any more")),
+    ("never_asked", _l("I never asked for this")),
+    ("other", _l("Another reason")),
+]
+
+
+class SubscribeForm(FlaskForm):
+    email = StringField(_l("Your e-mail address"), validators=[
+        DataRequired(_l("Enter a valid e-mail address, like name@example.org.")),
+        Length(max=320, message=_l("Enter a valid e-mail address, like name@example.org."))])
+    name = StringField(_l("Your first name (optional)"), validators=[
+        Optional(), Length(max=200, message=_l("Enter a name on one line, up to 200 characters."))])
+    # Honeypot: hidden from people by CSS and aria-hidden; bots fill every field.
+    website = StringField(_l("Leave this field empty"), validators=[Optional()])
+
+
+class ActionForm(FlaskForm):
+    """A button with only the CSRF token behind it."""
+
+
+class UnsubscribeForm(FlaskForm):
+    class Meta:
+        csrf = False  # RFC 8058: the one-click POST comes without cookie or token; the link's token is the key
+
+    action = HiddenField(default="unsubscribe")
+    reason = RadioField(_l("Why are you leaving? (optional)"), choices=UNSUBSCRIBE_REASONS, default="",
+                        validators=[Optional()])
+    reason_text = TextAreaField(_l("Anything you want the author to know (optional)"),
+                                validators=[Optional(), Length(max=500)])
+
+
+class NameForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[Optional(), Length(max=200)])
+
+
+class EraseForm(FlaskForm):
+    sure = BooleanField(_l("Yes, erase everything about me"), validators=[InputRequired()])

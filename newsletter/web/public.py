@@ -1,0 +1,208 @@
+"""Reader pages: the newsletter page, subscribe, confirm, unsubscribe (RFC 8058), preferences."""
+
+import json
+
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from .. import consent, newsletters, privacy, tokens
+from ..errors import InvalidAddress, InvalidInput
+from ..extensions import csrf, db, limiter
+from ..links import external_url
+from ..states import SubscriptionStatus as S
+from .forms import ActionForm, EraseForm, NameForm, SubscribeForm, UnsubscribeForm
+
+bp = Blueprint("public", __name__)
+
+
+def subscribe_limit() -> str:
+    return current_app.config["SUBSCRIBE_RATE_LIMIT"]
+
+
+@bp.get("/")
+def home():
+    return render_template("public/home.html", newsletters=newsletters.public_newsletters())
+
+
+@bp.get("/n/<slug>")
+def newsletter(slug: str):
+    item = _newsletter(slug)
+    return _newsletter_page(item, SubscribeForm())
+
+
+@bp.post("/n/<slug>/subscribe")
+@limiter.limit(subscribe_limit, methods=["POST"])
+def subscribe(slug: str):
+    item = _newsletter(slug)
+    form = SubscribeForm()
+    if form.website.data:
+        return _check_inbox(item)  # a bot filled the honeypot: the neutral answer, nothing stored
+    if form.validate_on_submit():
+        try:
+            consent.subscribe(item, form.email.data, form.name.data, ip=request.remote_addr,
+                              source=external_url("public.newsletter", slug=item.slug),
+                              wording=consent.consent_wording(item))
+        except InvalidAddress:
+            form.email.errors.append(_("Enter a valid e-mail address, like name@example.org."))
+        except InvalidInput:
+            form.name.errors.append(_("Enter a name on one line, up to 200 characters."))
+        else:
+            db.session.commit()
+            return _check_inbox(item)
+    db.session.rollback()
+    return _newsletter_page(item, form), 400
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    subscription = _subscription(tokens.CONFIRM, token)
+    status = 200 if subscription.status in (S.PENDING, S.CONFIRMED) else 410
+    return render_template("public/confirm.html", subscription=subscription, form=ActionForm(), token=token), status
+
+
+@bp.post("/confirm/<token>")
+def confirm_post(token: str):
+    _subscription(tokens.CONFIRM, token)  # sets the page language, answers bad or expired links
+    if not ActionForm().validate_on_submit():
+        return confirm(token)[0], 400
+    subscription = consent.confirm(token, request.remote_addr)
+    db.session.commit()
+    return render_template("public/confirmed.html", subscription=subscription)
+
+
+@bp.post("/confirm/<token>/renew")
+def renew(token: str):
+    if not ActionForm().validate_on_submit():
+        return render_template("error.html", code=400), 400
+    subscription = consent.renew_confirmation(token)
+    g.locale = subscription.newsletter.language
+    db.session.commit()
+    return _check_inbox(subscription.newsletter)
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe(token: str):
+    subscription = _subscription(tokens.UNSUBSCRIBE, token)
+    return render_template("public/unsubscribe.html", subscription=subscription, form=UnsubscribeForm(),
+                           token=token)
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt
+def unsubscribe_post(token: str):
+    """The button of the page and RFC 8058 one-click (body List-Unsubscribe=One-Click): no cookie, no CSRF."""
+    subscription = _subscription(tokens.UNSUBSCRIBE, token)
+    form = UnsubscribeForm()
+    months = {"pause1": 1, "pause3": 3}.get(form.action.data)
+    if months and subscription.status == S.CONFIRMED:
+        consent.pause(subscription, months)
+    else:
+        consent.unsubscribe(subscription, form.reason.data, form.reason_text.data)
+    db.session.commit()
+    return render_template("public/unsubscribed.html", subscription=subscription, paused=bool(months))
+
+
+@bp.get("/preferences/<token>")
+def preferences(token: str):
+    subscriber = _subscriber(token)
+    return render_template("public/preferences.html", subscriber=subscriber, token=token,
+                           action_form=ActionForm(), name_form=NameForm(name=subscriber.name),
+                           erase_form=EraseForm())
+
+
+@bp.post("/preferences/<token>/subscriptions/<int:subscription_id>")
+def preferences_action(token: str, subscription_id: int):
+    subscriber = _subscriber(token)
+    subscription = consent.subscription_of(subscriber, subscription_id)
+    if not ActionForm().validate_on_submit():
+        return preferences(token), 400
+    consent.apply_reader_action(subscription, request.form.get("action", ""))
+    db.session.commit()
+    flash(_("Your choice is saved."))
+    return redirect(url_for(".preferences", token=token))
+
+
+@bp.post("/preferences/<token>/name")
+def preferences_name(token: str):
+    subscriber = _subscriber(token)
+    form = NameForm()
+    if form.validate_on_submit():
+        try:
+            consent.rename(subscriber, form.name.data)
+        except InvalidInput:
+            form.name.errors.append(_("Enter a name on one line, up to 200 characters."))
+        else:
+            db.session.commit()
+            flash(_("Your name is saved."))
+            return redirect(url_for(".preferences", token=token))
+    db.session.rollback()
+    return render_template("public/preferences.html", subscriber=subscriber, token=token,
+                           action_form=ActionForm(), name_form=form, erase_form=EraseForm()), 400
+
+
+@bp.get("/preferences/<token>/data.json")
+def preferences_data(token: str):
+    subscriber = _subscriber(token)
+    body = json.dumps(privacy.personal_data(subscriber), ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="my-newsletter-data.json"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/preferences/<token>/erase")
+def preferences_erase(token: str):
+    subscriber = _subscriber(token)
+    form = EraseForm()
+    if not (form.validate_on_submit() and form.sure.data):
+        form.sure.errors.append(_("Tick the box to confirm that everything should be erased."))
+        return render_template("public/preferences.html", subscriber=subscriber, token=token,
+                               action_form=ActionForm(), name_form=NameForm(name=subscriber.name),
+                               erase_form=form), 400
+    consent.erase(subscriber)
+    db.session.commit()
+    return render_template("public/erased.html")
+
+
+def _newsletter(slug: str):
+    item = newsletters.newsletter_by_slug(slug)
+    g.locale = item.language
+    return item
+
+
+def _newsletter_page(item, form: SubscribeForm):
+    return render_template("public/newsletter.html", newsletter=item, form=form,
+                           wording=consent.consent_wording(item))
+
+
+def _check_inbox(item):
+    return render_template("public/check_inbox.html", newsletter=item)
+
+
+def _subscription(purpose: str, token: str):
+    """The token's subscription, with the page language set; bad and expired links become pages."""
+    try:
+        subscription = consent.subscription_from_token(purpose, token)
+    except tokens.TokenExpired as expired:
+        g.locale = consent.language_of_subscription(expired.record_id)
+        raise LinkExpired(token) from None
+    g.locale = subscription.newsletter.language
+    return subscription
+
+
+def _subscriber(token: str):
+    subscriber = consent.subscriber_from_token(token)
+    g.locale = consent.language_of_subscriber(subscriber)
+    return subscriber
+
+
+class LinkExpired(Exception):
+    """An authentic confirm link past CONFIRM_TOKEN_MAX_AGE: answered by a page offering a fresh mail."""
+
+    def __init__(self, token: str):
+        super().__init__(token)
+        self.token = token
+
+
+@bp.app_errorhandler(LinkExpired)
+def link_expired(error: LinkExpired):
+    return render_template("public/expired.html", token=error.token, form=ActionForm()), 410

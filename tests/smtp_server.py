@@ -1,0 +1,72 @@
+"""A real SMTP server on loopback (aiosmtpd) that records what it receives and can misbehave on purpose."""
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    envelope_from: str
+    recipients: list[str]
+    raw: bytes
+
+    @property
+    def message(self):
+        return message_from_bytes(self.raw, policy=policy.default)
+
+
+@dataclass
+class Recorder:
+    """aiosmtpd handler: stores messages; `replies` lets a test script failures (e.g. 451 then 250)."""
+
+    messages: list[Received] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)  # consumed one per DATA; empty = "250 OK"
+    condition: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.condition:
+            if self.replies:
+                reply = self.replies.pop(0)
+                if not reply.startswith("250"):
+                    return reply
+            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.condition.notify_all()
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Block until at least `count` messages arrived; fail the test after `timeout` seconds."""
+        with self.condition:
+            arrived = self.condition.wait_for(lambda: len(self.messages) >= count, timeout)
+        if not arrived:
+            raise AssertionError(f"expected {count} message(s) at the SMTP server, got {len(self.messages)}")
+        return list(self.messages)
+
+    def to(self, address: str) -> list[Received]:
+        with self.condition:
+            return [m for m in self.messages if address in m.recipients]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpServer:
+    def __init__(self):
+        self.recorder = Recorder()
+        self.port = free_port()
+        # decode_data=False keeps the raw bytes, so tests see exactly what went over the wire.
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port, decode_data=False,
+                                     data_size_limit=50 * 1024 * 1024)
+
+    def start(self) -> "SmtpServer":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()

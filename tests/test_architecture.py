@@ -1,0 +1,46 @@
+"""Boundaries: services know nothing of requests, views or templates (STYLE rules 2, 3, 17)."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
+SERVICE_MODULES = ["consent.py", "privacy.py", "suppression.py", "accounts.py", "newsletters.py", "export.py",
+                   "tokens.py", "addresses.py", "states.py"]
+SERVICE_PACKAGES = ["importer", "sending", "bounces"]
+FORBIDDEN_NAMES = {"request", "session", "render_template", "redirect", "url_for", "flash"}
+
+
+def service_files() -> list[Path]:
+    files = [PACKAGE / name for name in SERVICE_MODULES if (PACKAGE / name).exists()]
+    for package in SERVICE_PACKAGES:
+        files.extend(sorted((PACKAGE / package).glob("*.py")))
+    return files
+
+
+def imports_of(path: Path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            yield node.module or "", node.level, [alias.name for alias in node.names]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, 0, []
+
+
+def test_services_import_nothing_from_web_or_flask_request():
+    offenders = []
+    for path in service_files():
+        for module, level, names in imports_of(path):
+            if "web" in module.split(".") or (module == "flask" and FORBIDDEN_NAMES & set(names)):
+                offenders.append(f"{path.relative_to(PACKAGE)} imports {module} {names}")
+    assert offenders == []
+
+
+def test_there_is_no_catch_all_module():
+    names = {p.stem for p in PACKAGE.rglob("*.py")}
+    assert not names & {"utils", "helpers", "manager", "misc", "common"}
+
+
+def test_schema_comes_from_migrations_not_create_all():
+    for path in PACKAGE.rglob("*.py"):
+        assert "create_all(" not in path.read_text(), path

@@ -1,0 +1,69 @@
+"""System mails, checked as raw bytes: encodings, line lengths, one Date and Message-ID, no header injection."""
+
+import pytest
+from sqlalchemy import select
+
+from newsletter import consent
+from newsletter.errors import InvalidInput
+from newsletter.mail.headers import mailbox
+from newsletter.mail.system import system_message
+from newsletter.models import SystemMail
+from newsletter.extensions import db
+
+
+def raw_confirmation(newsletter, name="Zoë") -> bytes:
+    consent.subscribe(newsletter, "reader@example.net", name, ip=None, source="t", wording="w")
+    db.session.commit()
+    return db.session.scalar(select(SystemMail.raw))
+
+
+def headers_of(raw: bytes) -> list[bytes]:
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    return [line for line in head.split(b"\r\n") if not line.startswith((b" ", b"\t"))]
+
+
+def test_one_date_and_one_message_id_on_the_instance_domain(app, newsletter):
+    raw = raw_confirmation(newsletter)
+    names = [line.split(b":", 1)[0].lower() for line in headers_of(raw)]
+    assert names.count(b"date") == 1 and names.count(b"message-id") == 1
+    message_id = next(line for line in headers_of(raw) if line.lower().startswith(b"message-id"))
+    assert message_id.endswith(b"@news.example.test>")
+
+
+def test_lines_are_crlf_and_short(app, newsletter):
+    raw = raw_confirmation(newsletter, name="Ünïcödé " * 20)
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+
+
+def test_long_line_in_a_system_mail_is_wrapped_by_the_transfer_encoding(app, newsletter):
+    message = system_message("confirm", newsletter, "r@example.net", "", confirm_url="https://x/" + "a" * 5000)
+    raw = message.as_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    text = message.get_body(("plain",)).get_content()
+    assert "https://x/" + "a" * 5000 in text
+
+
+def test_headers_are_ascii_with_encoded_words(app, newsletter):
+    raw = raw_confirmation(newsletter, name="Zoë Ångström")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(byte < 128 for byte in head)
+    assert b"=?utf-8?" in head
+
+
+@pytest.mark.parametrize("name, address", [
+    ("Eve\r\nBcc: victim@example.org", "eve@example.org"),
+    ("Eve", "eve@example.org\r\nBcc: victim@example.org"),
+    ("Eve\nX-Injected: 1", "eve@example.org"),
+    ("Eve\x00", "eve@example.org"),
+])
+def test_header_breakers_are_refused(name, address):
+    with pytest.raises(InvalidInput):
+        mailbox(name, address)
+
+
+def test_newsletter_settings_cannot_break_headers(app, newsletter):
+    newsletter.from_name = "Maya\r\nBcc: victim@example.org"
+    with pytest.raises(InvalidInput):
+        system_message("confirm", newsletter, "r@example.net", "", confirm_url="https://x/c")
+    db.session.rollback()
