@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .states import SubscriptionStatus
+from .states import DeliveryStatus, IssueStatus, SubscriptionStatus
 
 LANGUAGES = ("en", "fr")
 CADENCES = {"weekly": 7, "fortnightly": 14, "monthly": 30, "quarterly": 91, "irregular": 0}
@@ -243,3 +243,64 @@ class SystemMail(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Issue(db.Model):
+    """One issue of a newsletter: written in Markdown, then sent once to the readers confirmed at the time."""
+
+    __tablename__ = "issues"
+    __table_args__ = (
+        status_check("status", IssueStatus),
+        Index("ix_issues_newsletter_status", "newsletter_id", "status"),
+        Index("ix_issues_status_scheduled_at", "status", "scheduled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body_markdown: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=IssueStatus.DRAFT)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Keyset cursor over subscriptions: deliveries are created in batches as the send advances.
+    enqueue_cursor: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    enqueue_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    failure_streak: Mapped[int] = mapped_column(Integer, default=0)
+    stop_reason: Mapped[str | None] = mapped_column(String(500))
+
+    newsletter: Mapped[Newsletter] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+
+class Delivery(db.Model):
+    """One issue to one reader: the ledger that makes a send resumable and never doubled."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("issue_id", "subscriber_id"),
+        status_check("status", DeliveryStatus),
+        Index("ix_deliveries_claim", "issue_id", "status", "next_attempt_at", "id"),
+        Index("ix_deliveries_subscriber_id", "subscriber_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    # Erasing a reader keeps the row (the issue's figures stay true) without saying who it was.
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    smtp_code: Mapped[int | None] = mapped_column(Integer)
+    smtp_reply: Mapped[str | None] = mapped_column(String(1000))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    issue: Mapped[Issue] = relationship()
