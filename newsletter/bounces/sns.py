@@ -1,0 +1,234 @@
+"""Amazon SES bounce and complaint notifications delivered by SNS, with SNS signature verification."""
+
+import base64
+import json
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from .model import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, Envelope, FeedbackEvent
+from .model import first_message_id, first_verp_token, recipient_or_none
+from .status import best_status, is_mailbox_full
+from .verp import DEFAULT_LOCAL
+from .webhooks import WebhookRejected, expect_object, expect_text, forged, iso_datetime, load_object
+from .webhooks import refuse_malformed
+
+log = logging.getLogger("newsletter.bounces")
+
+# The fields SNS signs, in the order it signs them ("Verifying the signatures of Amazon SNS messages").
+_CONFIRMATION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+SIGNED_KEYS = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": _CONFIRMATION_KEYS,
+    "UnsubscribeConfirmation": _CONFIRMATION_KEYS,
+}
+SIGNATURE_HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}  # SignatureVersion 1 and 2
+_SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com")
+CACHE_SIZE = 16
+_certificates: "OrderedDict[str, rsa.RSAPublicKey]" = OrderedDict()
+_certificates_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionConfirmation:
+    """A verified request from SNS to confirm a subscription: GET subscribe_url to accept it."""
+
+    topic_arn: str
+    subscribe_url: str
+
+
+def parse_ses_sns(
+    body: bytes,
+    *,
+    fetch_certificate: Callable[[str], bytes],
+    topic_arns: Collection[str] | None = None,
+    confirm_subscription: Callable[[SubscriptionConfirmation], None] | None = None,
+    verp_local: str = DEFAULT_LOCAL,
+) -> list[FeedbackEvent]:
+    """Verify an SNS POST and map the SES notification in it to events; WebhookRejected if it is not genuine.
+
+    `topic_arns`, when given, are the only topics accepted: a valid signature proves only that *some*
+    SNS topic sent the message. A SubscriptionConfirmation yields [] and is handed, once verified, to
+    `confirm_subscription` (which should GET its subscribe_url); without that callback it is logged.
+    Errors raised by `fetch_certificate` propagate unchanged, so the view answers 5xx and SNS retries.
+    """
+    message = _read_sns_message(body)
+    if topic_arns is not None and message["TopicArn"] not in topic_arns:
+        raise forged("The SNS message comes from a topic this instance does not subscribe to.")
+    verify_signature(message, _public_key(message["SigningCertURL"], fetch_certificate))
+    kind = message["Type"]
+    if kind == "SubscriptionConfirmation":
+        _hand_over(_confirmation(message), confirm_subscription)
+        return []
+    if kind == "UnsubscribeConfirmation":
+        log.info("SNS unsubscribed this endpoint from %s", message["TopicArn"])
+        return []
+    return ses_events(message["Message"], verp_local)
+
+
+@refuse_malformed
+def _read_sns_message(body: bytes) -> dict:
+    """The SNS JSON envelope with every signed field present and a trustworthy certificate URL."""
+    message = load_object(body)
+    kind = expect_text(message, "Type")
+    if kind not in SIGNED_KEYS:
+        raise WebhookRejected(f"Unknown SNS message type {kind[:40]!r}.")
+    for key in SIGNED_KEYS[kind]:
+        expect_text(message, key, required=key != "Subject")
+    if message.get("SignatureVersion") not in SIGNATURE_HASHES:
+        raise WebhookRejected("Unknown or missing SNS SignatureVersion.")
+    expect_text(message, "Signature")
+    check_sns_url(expect_text(message, "SigningCertURL"), suffix=".pem")
+    return message
+
+
+def check_sns_url(url: str, *, suffix: str = "") -> None:
+    """Refuse any URL but https://sns.<region>.amazonaws.com/... (and ending in `suffix`)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise forged("The SNS URL cannot be read.") from None
+    host_ok = parts.netloc.lower() == (parts.hostname or "") and _SNS_HOST.fullmatch(parts.hostname or "")
+    if parts.scheme != "https" or port is not None or not host_ok or not parts.path.endswith(suffix):
+        raise forged("The SNS URL does not point to https://sns.<region>.amazonaws.com/.")
+
+
+def string_to_sign(message: dict) -> bytes:
+    """The canonical "Key\\nValue\\n" text SNS signs; Subject only when the notification has one."""
+    lines = []
+    for key in SIGNED_KEYS[message["Type"]]:
+        if message.get(key) is not None:
+            lines += [key, message[key]]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def verify_signature(message: dict, key: rsa.RSAPublicKey) -> None:
+    """Check the RSA PKCS#1 v1.5 signature (SHA1 for version 1, SHA256 for 2); raise if it fails."""
+    try:
+        signature = base64.b64decode(message["Signature"], validate=True)
+        algorithm = SIGNATURE_HASHES[message["SignatureVersion"]]()
+        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm)
+    except (InvalidSignature, ValueError, TypeError):
+        raise forged("The SNS signature does not match the message.") from None
+
+
+def _public_key(url: str, fetch_certificate: Callable[[str], bytes]) -> rsa.RSAPublicKey:
+    """The signing certificate's RSA key, fetched once per URL and then cached."""
+    with _certificates_lock:
+        if url in _certificates:
+            _certificates.move_to_end(url)
+            return _certificates[url]
+    pem = fetch_certificate(url)
+    try:
+        key = x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem).public_key()
+    except (ValueError, TypeError):
+        raise forged("The SNS signing certificate cannot be read.") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise forged("The SNS signing certificate does not hold an RSA key.")
+    with _certificates_lock:
+        _certificates[url] = key
+        while len(_certificates) > CACHE_SIZE:
+            _certificates.popitem(last=False)
+    return key
+
+
+def clear_certificate_cache() -> None:
+    """Forget every cached signing certificate (for tests and certificate rotation)."""
+    with _certificates_lock:
+        _certificates.clear()
+
+
+def _confirmation(message: dict) -> SubscriptionConfirmation:
+    """The confirmation to hand over, after checking its URL points at SNS itself."""
+    check_sns_url(message["SubscribeURL"])
+    return SubscriptionConfirmation(topic_arn=message["TopicArn"], subscribe_url=message["SubscribeURL"])
+
+
+def _hand_over(confirmation: SubscriptionConfirmation, callback) -> None:
+    """Pass a verified confirmation to the caller, or log it so an administrator can confirm by hand."""
+    if callback is None:
+        topic, url = confirmation.topic_arn, confirmation.subscribe_url
+        log.warning("SNS subscription to %s awaits confirmation: %s", topic, url)
+    else:
+        callback(confirmation)
+
+
+@refuse_malformed
+def ses_events(text: str, verp_local: str = DEFAULT_LOCAL) -> list[FeedbackEvent]:
+    """Events from the SES notification JSON carried in an SNS Message (Bounce, Complaint; others: [])."""
+    notification = expect_object(json.loads(text), "SES notification")
+    kind = notification.get("notificationType") or notification.get("eventType")
+    mail = expect_object(notification.get("mail") or {}, "mail")
+    source = mail.get("source")  # the envelope MAIL FROM, our VERP return path if we set one
+    envelope = Envelope(
+        message_id=_ses_message_id(mail),
+        envelope_token=first_verp_token([source] if isinstance(source, str) else [], verp_local),
+        occurred_at=None,
+        verp_local=verp_local,
+    )
+    if kind == "Bounce":
+        return _bounce_events(expect_object(notification.get("bounce"), "bounce"), envelope)
+    if kind == "Complaint":
+        return _complaint_events(expect_object(notification.get("complaint"), "complaint"), envelope)
+    return []
+
+
+def _ses_message_id(mail: dict) -> str | None:
+    """Our Message-ID as SES saw it (commonHeaders, else the raw header list), without <>."""
+    common = mail.get("commonHeaders")
+    if isinstance(common, dict) and isinstance(common.get("messageId"), str):
+        return first_message_id(common["messageId"])
+    for header in mail.get("headers") or []:
+        if isinstance(header, dict) and str(header.get("name", "")).lower() == "message-id":
+            return first_message_id(str(header.get("value", "")))
+    return None
+
+
+def _recipients(section: dict, key: str) -> list[dict]:
+    """The recipient objects listed under `key`; WebhookRejected if the list is malformed."""
+    items = section.get(key)
+    if not isinstance(items, list):
+        raise WebhookRejected(f"The SES notification has no {key} list.")
+    return [expect_object(item, key) for item in items]
+
+
+def _bounce_events(bounce: dict, envelope: Envelope) -> list[FeedbackEvent]:
+    """SES bounceType Permanent -> hard bounce, Transient or Undetermined -> soft (a full mailbox is soft)."""
+    permanent = bounce.get("bounceType") == "Permanent"
+    when = iso_datetime(bounce.get("timestamp"))
+    events = []
+    for item in _recipients(bounce, "bouncedRecipients"):
+        diagnostic = str(item.get("diagnosticCode") or bounce.get("bounceSubType") or "")
+        status = best_status(str(item.get("status") or ""), diagnostic)
+        kind = HARD_BOUNCE if permanent and not is_mailbox_full(status, diagnostic) else SOFT_BOUNCE
+        events.append(envelope.event(kind, _address(item), status, diagnostic, when))
+    return events
+
+
+def _complaint_events(complaint: dict, envelope: Envelope) -> list[FeedbackEvent]:
+    """One complaint per complained recipient; an explicit "not-spam" report is no complaint."""
+    feedback_type = complaint.get("complaintFeedbackType")
+    feedback_type = feedback_type.strip().lower() if isinstance(feedback_type, str) else None
+    if feedback_type == "not-spam":
+        return []
+    when = iso_datetime(complaint.get("timestamp"))
+    agent = str(complaint.get("userAgent") or "")
+    return [
+        envelope.event(COMPLAINT, _address(item), feedback_type, agent, when)
+        for item in _recipients(complaint, "complainedRecipients")
+    ]
+
+
+def _address(item: dict) -> str | None:
+    """The normalised emailAddress of an SES recipient object."""
+    return recipient_or_none(str(item.get("emailAddress") or ""))
