@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile --use-fuzzy -q -d translations
+	$(VENV)/bin/pybabel compile -d translations
 
 run: install
 	$(DEV_ENV) $(FLASK) db upgrade

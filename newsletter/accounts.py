@@ -3,6 +3,7 @@
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -15,8 +16,20 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 LOCK_AFTER_FAILURES = 5
 LOCK_DURATION = timedelta(minutes=15)
-# Checked against when the address is unknown, so a wrong address costs the same time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a real password")
+_dummy_hashes: dict[str, str] = {}
+
+
+def hash_password(password: str) -> str:
+    """A salted hash with the configured method (scrypt unless PASSWORD_HASH_METHOD says otherwise)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def _dummy_hash() -> str:
+    # Checked against when the address is unknown, so a wrong address costs the same time as a wrong password.
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash("not a real password", method=method)
+    return _dummy_hashes[method]
 
 
 class LoginFailed(DomainError):
@@ -39,7 +52,7 @@ def create_user(email: str, password: str, *, admin: bool = False) -> User:
     check_password(password)
     if db.session.scalar(select(User.id).where(User.email == address)):
         raise Refused(f"An account for {address} exists already.")
-    user = User(email=address, password_hash=generate_password_hash(password), is_admin=admin)
+    user = User(email=address, password_hash=hash_password(password), is_admin=admin)
     db.session.add(user)
     db.session.flush()
     return user
@@ -47,7 +60,7 @@ def create_user(email: str, password: str, *, admin: bool = False) -> User:
 
 def set_password(user: User, password: str) -> None:
     """Change the password and end every other session of that user."""
-    user.password_hash = generate_password_hash(check_password(password))
+    user.password_hash = hash_password(check_password(password))
     user.session_nonce = new_nonce()
     user.failed_logins = 0
     user.locked_until = None
@@ -64,7 +77,7 @@ def authenticate(email: str, password: str) -> User:
     now = utcnow()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         raise LoginFailed("Too many failed attempts: this account is locked for a few minutes.")
-    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    password_ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is None or not password_ok or not user.active:
         if user is not None:
             _count_failure(user, now)

@@ -1,21 +1,25 @@
 """Command line: thin wrappers over the services. Exit 0 done, 1 refused (reason on stderr), 2 usage."""
 
+import os
 import secrets
 import sys
 from functools import wraps
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
-from . import accounts, newsletters
-from .errors import DomainError
+from . import accounts, newsletters, publishing
+from .errors import DomainError, Refused
 from .export import export_subscribers
 from .extensions import db
+from .importer import writer
+from .importer.report import describe
 
 users = AppGroup("users", help="Publisher and admin accounts.")
 newsletters_group = AppGroup("newsletters", help="Newsletters.")
 subscribers = AppGroup("subscribers", help="Readers: consent-checked import and export.")
+issues = AppGroup("issues", help="Issues: write drafts from Markdown, send them.")
 
 
 def refusals(command):
@@ -84,7 +88,177 @@ def subscribers_export(slug: str, output: str | None):
     click.echo(f"Exported {count} confirmed reader(s) of {item.slug}.", err=True)
 
 
+@subscribers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--newsletter", "slug", help="Slug of the newsletter to import into (with --suppress: to suppress for).")
+@click.option("--dry-run", is_flag=True, help="Check the file and report what would happen; store nothing.")
+@click.option("--strict", is_flag=True, help="Refuse the whole file if any row is refused.")
+@click.option("--suppress", is_flag=True,
+              help="The file is a suppression list: addresses that must never get mail (instance-wide without "
+                   "--newsletter).")
+@refusals
+def subscribers_import(file: str, slug: str | None, dry_run: bool, strict: bool, suppress: bool):
+    """Consent-checked import of readers (or, with --suppress, of addresses that must never get mail)."""
+    if slug is None and not suppress:
+        raise click.UsageError("Missing option '--newsletter': readers are imported into one newsletter.")
+    item = newsletters.newsletter_by_slug(slug) if slug else None
+    options = dict(file_name=os.path.basename(file), commit=db.session.commit, strict=strict, dry_run=dry_run)
+    if suppress:
+        report = writer.import_suppressions(file, item.id if item else None, **options)
+    else:
+        report = writer.import_subscribers(file, item, **options)
+    click.echo("\n".join(describe(report)))
+
+
+@issues.command("create")
+@click.argument("slug")
+@click.option("--subject", required=True, help="The subject line.")
+@click.option("--body-file", required=True, type=click.File("rb"), help="The body, a UTF-8 Markdown file ('-': stdin).")
+@refusals
+def issues_create(slug: str, subject: str, body_file):
+    """Create a draft issue from Markdown; print its id. The pre-send check runs: a refusal exits 1."""
+    item = newsletters.newsletter_by_slug(slug)
+    issue = publishing.create_issue(item, None, subject, read_markdown(body_file))
+    for warning in publishing.refuse_unless_sendable(issue).warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(issue.id)
+
+
+def read_markdown(handle) -> str:
+    """The file's text; Refused if it is not UTF-8 or larger than any issue may be."""
+    data = handle.read(publishing.MAX_BODY_LENGTH * 4 + 1)
+    if len(data) > publishing.MAX_BODY_LENGTH * 4:
+        raise Refused(f"The body file is too large: an issue has at most {publishing.MAX_BODY_LENGTH} characters.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refused("The body file is not UTF-8 text: save it as UTF-8 and try again.") from None
+
+
+@issues.command("send")
+@click.argument("issue_id", type=int)
+@click.option("--wait", is_flag=True, help="Show a progress bar until the send ends (and send from here when "
+                                           "no Celery workers are configured).")
+@refusals
+def issues_send(issue_id: int, wait: bool):
+    """Start sending an issue now (the pre-send check runs: a refusal exits 1)."""
+    issue = publishing.find_issue(issue_id)
+    result = publishing.refuse_unless_sendable(issue)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    publishing.start_sending(issue)
+    db.session.commit()
+    click.echo(f"Issue {issue.id} is sending to {issue.planned} reader(s).", err=True)
+    if wait:
+        follow_send(issue.id)
+    elif not current_app.config["CELERY_BROKER_URL"]:
+        click.echo("The web process (or 'flask worker') sends it.", err=True)
+
+
+@issues.command("pause")
+@click.argument("issue_id", type=int)
+@refusals
+def issues_pause(issue_id: int):
+    """Hold a send where it is: nothing more goes out until it is resumed."""
+    publishing.pause(publishing.find_issue(issue_id))
+    click.echo(f"Issue {issue_id} is paused.")
+
+
+@issues.command("resume")
+@click.argument("issue_id", type=int)
+@refusals
+def issues_resume(issue_id: int):
+    """Carry on a paused send."""
+    publishing.resume(publishing.find_issue(issue_id))
+    click.echo(f"Issue {issue_id} is sending again.")
+
+
+@issues.command("cancel")
+@click.argument("issue_id", type=int)
+@refusals
+def issues_cancel(issue_id: int):
+    """Stop a send (or discard a draft) for good; what was not sent will not be."""
+    publishing.cancel(publishing.find_issue(issue_id))
+    click.echo(f"Issue {issue_id} is cancelled.")
+
+
+def follow_send(issue_id: int) -> None:
+    """Progress bar with rate and ETA; exit 1 if the send stops without finishing."""
+    from .sending.runner import follow_issue
+
+    app = current_app._get_current_object()
+    with click.progressbar(length=1, label="Sending", show_eta=True, show_percent=True,
+                           item_show_func=lambda text: text) as bar:
+        def update(progress, rate):
+            bar.length = max(progress["planned"], progress["recipients"], 1)
+            bar.update(progress["done"] - bar.pos, f"{progress['done']}/{bar.length} at {rate:.0f} msg/s")
+
+        final = follow_issue(app, issue_id, update, send_here=not app.config["CELERY_BROKER_URL"])
+    if final["status"] != "sent":
+        raise Refused(f"The send stopped ({final['status']}): {final['stop_reason'] or 'see the issue page'}")
+    counts = final["counts"]
+    click.echo(f"Sent: {counts['sent']} handed to the relay, {counts['failed']} refused, "
+               f"{counts['skipped']} skipped, {counts['unknown']} unknown.")
+
+
+bounces = AppGroup("bounces", help="Inbound mail: bounces, complaints, replies, mailto: unsubscribes.")
+
+
+@bounces.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--lmtp", is_flag=True, help="Speak LMTP (for a local MTA's transport) instead of SMTP.")
+def bounces_serve(host: str, port: int, lmtp: bool):
+    """Receive inbound mail for BOUNCE_ADDRESS (VERP), the reply address and unsubscribe@ until Ctrl-C."""
+    import signal
+    import threading
+
+    from .inbound_server import make_listener
+
+    listener = make_listener(current_app._get_current_object(), host, port, lmtp)
+    try:
+        listener.start()
+    except (OSError, RuntimeError) as error:
+        click.echo(f"Error: cannot listen on {host}:{port}: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"Receiving {'LMTP' if lmtp else 'SMTP'} on {host}:{port}; Ctrl-C to stop.", err=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.stop()
+
+
+@bounces.command("poll")
+@click.option("--imap-url", help="imaps://user:password@host/MAILBOX (default: IMAP_URL).")
+@click.option("--every", default=60.0, show_default=True, type=click.FloatRange(1), help="Seconds between polls.")
+@click.option("--once", is_flag=True, help="Read the mailbox once and exit.")
+@click.option("--delete", is_flag=True, help="Delete messages once read (default: mark them seen).")
+def bounces_poll(imap_url: str | None, every: float, once: bool, delete: bool):
+    """Read bounces and replies from an IMAP mailbox."""
+    import imaplib
+
+    from .inbound_server import poll_forever, poll_imap
+
+    url = imap_url or current_app.config["IMAP_URL"]
+    if not url.startswith(("imap://", "imaps://")):
+        raise click.UsageError("Give --imap-url imaps://user:password@host/MAILBOX or set IMAP_URL.")
+    app = current_app._get_current_object()
+    if not once:
+        poll_forever(app, url, every, delete)
+    try:
+        count = poll_imap(app, url, delete)
+    except (imaplib.IMAP4.error, OSError) as error:
+        click.echo(f"Error: cannot read {url.split('@')[-1]}: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"Read {count} message(s).")
+
+
 @click.command("demo")
+@with_appcontext
 @refusals
 def demo():
     """Create (or reset) the demo admin, publisher and newsletters, and print the logins."""
@@ -96,7 +270,21 @@ def demo():
         click.echo(f"  {role:<10} {email:<28} {password}")
 
 
+@click.command("worker")
+@with_appcontext
+def worker():
+    """Run the embedded sender in the foreground (when not using Celery). Stops cleanly on SIGTERM/Ctrl-C."""
+    from .sending.runner import run_in_foreground
+
+    if current_app.config["CELERY_BROKER_URL"]:
+        click.echo("Error: CELERY_BROKER_URL is set, so Celery workers send: run "
+                   "'celery -A newsletter.tasks worker -B' instead.", err=True)
+        sys.exit(1)
+    click.echo("Sending in the foreground; Ctrl-C to stop.", err=True)
+    run_in_foreground(current_app._get_current_object())
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups on the app's CLI."""
-    for group in (users, newsletters_group, subscribers, demo):
+    for group in (users, newsletters_group, subscribers, issues, bounces, demo, worker):
         app.cli.add_command(group)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .addresses import has_header_breaker
+from .addresses import has_header_breaker, normalise_address
+from .errors import InvalidAddress
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -99,10 +100,24 @@ def parse_sender(raw: str) -> str:
     return value
 
 
+def parse_address(raw: str) -> str:
+    try:
+        return normalise_address(raw)
+    except InvalidAddress:
+        raise ValueError("use a plain address like bounces@news.example.org") from None
+
+
 def parse_text(raw: str) -> str:
     if has_header_breaker(raw):
         raise ValueError("use a value on one line, without control characters")
     return raw.strip()
+
+
+def parse_hash_method(raw: str) -> str:
+    value = raw.strip()
+    if not (value == "scrypt" or value.startswith(("scrypt:", "pbkdf2:sha256"))):
+        raise ValueError("use scrypt (the default), scrypt:N:r:p or pbkdf2:sha256:ITERATIONS")
+    return value
 
 
 def parse_path(raw: str) -> str:
@@ -135,8 +150,21 @@ SETTINGS = (
     Setting("DKIM_PRIVATE_KEY_FILE", "", lambda raw: parse_path(raw) if raw.strip() else ""),
     Setting("DKIM_SELECTOR", "", parse_text),
     Setting("DKIM_DOMAIN", "", parse_text),
+    Setting("SEND_BATCH_SIZE", "200", parse_int(1, 10000)),
+    Setting("SEND_LEASE_SECONDS", "300", parse_int(1, 86400)),
+    Setting("SEND_RETRY_BASE_SECONDS", "30", parse_rate),
+    Setting("SEND_MAX_ATTEMPTS", "8", parse_int(1, 50)),
+    Setting("SEND_MAX_CONSECUTIVE_FAILURES", "50", parse_int(1, 100000)),
+    Setting("SEND_PARALLEL_TASKS", "4", parse_int(1, 256)),
+    Setting("BOUNCE_ADDRESS", "", lambda raw: parse_address(raw) if raw.strip() else ""),
+    Setting("SES_TOPIC_ARNS", "", parse_text),
+    Setting("POSTMARK_WEBHOOK_USER", "", parse_text),
+    Setting("POSTMARK_WEBHOOK_PASSWORD", "", parse_text),
+    Setting("MAILGUN_SIGNING_KEY", "", parse_text),
+    Setting("IMAP_URL", "", lambda raw: parse_url("imap", "imaps")(raw) if raw.strip() else ""),
     Setting("SOFT_BOUNCE_LIMIT", "3", parse_int(1, 100)),
     Setting("SOFT_BOUNCE_WINDOW_DAYS", "30", parse_int(1, 365)),
+    Setting("PASSWORD_HASH_METHOD", "scrypt", lambda raw: parse_hash_method(raw)),
     Setting("TRUSTED_PROXIES", "0", parse_int(0, 5)),
     Setting("IMPORT_MAX_BYTES", str(200 * 1024 * 1024), parse_int(1024)),
 )

@@ -21,6 +21,7 @@ from .links import external_url
 from .mail.system import system_message
 from .models import (
     ConsentWording,
+    Feedback,
     Newsletter,
     Subscriber,
     Subscription,
@@ -28,6 +29,7 @@ from .models import (
     utcnow,
 )
 from .sending.system_mail import forget_system_mails, queue_system_mail
+from .stats.attribution import issue_behind_unsubscribe
 from .states import SubscriptionStatus as S
 from .states import check_transition
 
@@ -35,7 +37,7 @@ MAX_NAME_LENGTH = 200
 MAX_REASON_LENGTH = 500
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
 PAUSE_MONTHS = (1, 3)
-UNSUBSCRIBE_REASONS = ("too_often", "not_relevant", "never_asked", "other")
+UNSUBSCRIBE_REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto")
 READER_ACTIONS = ("pause1", "pause3", "resume", "unsubscribe")
 
 
@@ -124,9 +126,10 @@ def unsubscribe(subscription: Subscription, reason: str | None = None, comment: 
     """
     if subscription.status in (S.PENDING, S.CONFIRMED):
         reason = unsubscribe_reason(reason, comment)
-        if _move(subscription, S.UNSUBSCRIBED, unsubscribed_at=utcnow(), unsubscribe_reason=reason,
-                 paused_until=None):
-            _record(subscription, "unsubscribed", reason)
+        left, now = subscription.status, utcnow()
+        if _move(subscription, S.UNSUBSCRIBED, unsubscribed_at=now, unsubscribe_reason=reason, paused_until=None):
+            _record(subscription, "unsubscribed", reason, from_status=left,
+                    issue_id=issue_behind_unsubscribe(subscription.id, now))
     return subscription
 
 
@@ -202,9 +205,12 @@ def rename(subscriber: Subscriber, name: str | None) -> Subscriber:
 def erase(subscriber: Subscriber) -> None:
     """Delete everything about a person; keep only the keyed hash of the address on the suppression list."""
     for subscription in subscriber.subscriptions:
-        db.session.add(SubscriptionEvent(newsletter_id=subscription.newsletter_id, kind="erased"))
+        db.session.add(SubscriptionEvent(newsletter_id=subscription.newsletter_id, kind="erased",
+                                         from_status=subscription.status))
     suppression.suppress(subscriber.email_hmac, "erased")
     forget_system_mails(subscriber.email)
+    # Bounce texts may quote the address; the counts stay for the statistics, the words go.
+    db.session.execute(update(Feedback).where(Feedback.subscriber_id == subscriber.id).values(diagnostic=None))
     db.session.delete(subscriber)
     db.session.flush()
 
@@ -327,9 +333,9 @@ def _take_confirmation_slot(subscription: Subscription) -> bool:
     return result.rowcount == 1
 
 
-def _record(subscription: Subscription, kind: str, reason: str | None = None) -> None:
+def _record(subscription: Subscription, kind: str, reason: str | None = None, **details) -> None:
     db.session.add(SubscriptionEvent(newsletter=subscription.newsletter, subscription=subscription,
-                                     kind=kind, reason=reason))
+                                     kind=kind, reason=reason, **details))
 
 
 def _queue_confirmation(subscription: Subscription) -> None:

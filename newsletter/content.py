@@ -39,9 +39,14 @@ def sanitise_html(html: str) -> str:
                      link_rel=None, strip_comments=True)
 
 
+def parse_markdown(markdown: str) -> list[Token]:
+    """The markdown-it block tokens of a source, as rendering sees them (the pre-send check reads them too)."""
+    return _markdown.parse(markdown or "")
+
+
 def render_markdown(markdown: str) -> RenderedContent:
     """HTML and plain text from one Markdown source."""
-    tokens = _markdown.parse(markdown or "")
+    tokens = parse_markdown(markdown)
     html = sanitise_html(_markdown.renderer.render(tokens, _markdown.options, {}))
     return RenderedContent(html=html, text=TextWriter().write(tokens))
 

@@ -7,10 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
+from .importer import EXPORT_COLUMNS
 from .models import Newsletter, Subscription
 from .states import SubscriptionStatus as S
 
-EXPORT_COLUMNS = ("email", "name", "consent_at", "confirmed_at", "consent_source", "consent_ip", "confirm_ip")
 BATCH = 1000
 
 

@@ -1,13 +1,14 @@
 """SQLAlchemy 2 models. Rules that the database can hold (unique, foreign keys, checks) are held there."""
 
 import secrets
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -103,6 +104,8 @@ class Newsletter(db.Model):
     from_email: Mapped[str] = mapped_column(String(254))
     reply_to: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last day whose subscription events are counted in event_days (statistics; None: none yet).
+    event_days_through: Mapped[date | None] = mapped_column(Date)
 
     owner: Mapped[User] = relationship(back_populates="newsletters")
 
@@ -147,6 +150,7 @@ class Subscription(db.Model):
         status_check("status", SubscriptionStatus),
         CheckConstraint("status <> 'confirmed' OR confirmed_at IS NOT NULL", name="confirmed_has_evidence"),
         Index("ix_subscriptions_newsletter_status", "newsletter_id", "status", "id"),
+        Index("ix_subscriptions_newsletter_paused_until", "newsletter_id", "paused_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -178,7 +182,10 @@ class SubscriptionEvent(db.Model):
     """Append-only ledger of lifecycle events; outlives erasure (then without the subscription link)."""
 
     __tablename__ = "subscription_events"
-    __table_args__ = (Index("ix_subscription_events_newsletter_kind_at", "newsletter_id", "kind", "at"),)
+    __table_args__ = (
+        Index("ix_subscription_events_newsletter_kind_at", "newsletter_id", "kind", "at"),
+        Index("ix_subscription_events_issue_kind", "issue_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
@@ -188,6 +195,10 @@ class SubscriptionEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # On a departure: the status left. Only leaving from confirmed lowers the count of confirmed readers.
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    # On an unsubscribe: the last issue sent to the reader in the 7 days before, which it is put down to.
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
 
     newsletter: Mapped[Newsletter] = relationship()
     subscription: Mapped[Subscription | None] = relationship()
@@ -269,7 +280,8 @@ class Issue(db.Model):
     # Keyset cursor over subscriptions: deliveries are created in batches as the send advances.
     enqueue_cursor: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     enqueue_done: Mapped[bool] = mapped_column(Boolean, default=False)
-    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)  # deliveries created so far
+    planned: Mapped[int] = mapped_column(Integer, default=0)  # readers eligible when the send began
     failure_streak: Mapped[int] = mapped_column(Integer, default=0)
     stop_reason: Mapped[str | None] = mapped_column(String(500))
 
@@ -286,6 +298,7 @@ class Delivery(db.Model):
         status_check("status", DeliveryStatus),
         Index("ix_deliveries_claim", "issue_id", "status", "next_attempt_at", "id"),
         Index("ix_deliveries_subscriber_id", "subscriber_id"),
+        Index("ix_deliveries_subscription_sent_at", "subscription_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -304,3 +317,73 @@ class Delivery(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     issue: Mapped[Issue] = relationship()
+
+
+class Feedback(db.Model):
+    """A bounce, a complaint or a reply, attributed to the delivery it is about when we can tell."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("kind IN ('hard_bounce', 'soft_bounce', 'complaint', 'reply')", name="kind_valid"),
+        Index("ix_feedback_issue_kind", "issue_id", "kind"),
+        Index("ix_feedback_subscriber_kind_received", "subscriber_id", "kind", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
+    newsletter_id: Mapped[int | None] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    status: Mapped[str | None] = mapped_column(String(32))
+    diagnostic: Mapped[str | None] = mapped_column(String(1000))
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IssueStats(db.Model):
+    """An issue's delivery counts, written once its send is over, so pages need not count every delivery.
+
+    After that, only a bounce changes a delivery (sent or unknown -> bounced): stats counts those live.
+    """
+
+    __tablename__ = "issue_stats"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    bounced: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[int] = mapped_column(Integer)
+    unknown: Mapped[int] = mapped_column(Integer)
+    settled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventDay(db.Model):
+    """Subscription events of a newsletter counted per UTC day and kind, for days that are over.
+
+    `kind` is an event kind, or "left_confirmed" for departures from the confirmed status.
+    """
+
+    __tablename__ = "event_days"
+
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ApiToken(db.Model):
+    """A bearer token of the JSON API, acting as its user. Only the SHA-256 of the secret is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

@@ -14,8 +14,8 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
 def newsletter_by_slug(slug: str) -> Newsletter:
-    """The newsletter with this slug, or NotFound."""
-    item = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+    """The newsletter with this slug, or NotFound (junk such as NUL bytes never reaches the database)."""
+    item = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug)) if SLUG_PATTERN.match(slug) else None
     if item is None:
         raise NotFound(f"There is no newsletter called {slug[:64]!r}.")
     return item

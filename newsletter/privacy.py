@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Subscriber, Subscription, SubscriptionEvent
+from .models import Delivery, Feedback, Issue, Newsletter, Subscriber, Subscription, SubscriptionEvent
 
 EVIDENCE_FIELDS = ("consent_at", "consent_ip", "consent_source", "confirmed_at", "confirm_ip",
                    "imported_from", "imported_at")
@@ -46,4 +46,23 @@ def personal_data(subscriber: Subscriber) -> dict:
             {"newsletter": e.newsletter.slug, "event": e.kind, "reason": e.reason, "at": _iso(e.at)}
             for e in events
         ],
+        "issues_sent": received_issues(subscriber),
+        "bounces_and_complaints": [
+            {"kind": f.kind, "status": f.status, "diagnostic": f.diagnostic, "at": _iso(f.received_at)}
+            for f in db.session.scalars(select(Feedback).where(Feedback.subscriber_id == subscriber.id,
+                                                               Feedback.kind != "reply").order_by(Feedback.id))
+        ],
     }
+
+
+def received_issues(subscriber: Subscriber) -> list[dict]:
+    """Which issues went to this person, and what the mail server answered."""
+    rows = db.session.execute(
+        select(Newsletter.slug, Issue.subject, Delivery.status, Delivery.sent_at)
+        .join(Issue, Issue.id == Delivery.issue_id)
+        .join(Newsletter, Newsletter.id == Issue.newsletter_id)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(Delivery.id)
+    ).all()
+    return [{"newsletter": slug, "subject": subject, "status": status, "sent_at": _iso(sent_at)}
+            for slug, subject, status, sent_at in rows]

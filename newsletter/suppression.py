@@ -15,11 +15,21 @@ REASONS = ("erased", "hard_bounce", "soft_bounces", "complaint", "imported")
 
 def hmac_of(address: str) -> str:
     """The suppression-list key of a normalised address, keyed with a value derived from SECRET_KEY."""
+    return address_hmac(_hmac_key(), address)
+
+
+def hmacs_of(addresses: list[str]) -> list[str]:
+    """hmac_of for each address, in order; the key is looked up once (an import hashes every row)."""
+    key = _hmac_key()
+    return [address_hmac(key, address) for address in addresses]
+
+
+def _hmac_key() -> bytes:
     key = current_app.extensions.get("newsletter.suppression_key")
     if key is None:
         key = hashlib.sha256(("suppression:" + current_app.config["SECRET_KEY"]).encode()).digest()
         current_app.extensions["newsletter.suppression_key"] = key
-    return address_hmac(key, address)
+    return key
 
 
 def covers(newsletter_id: int | None):

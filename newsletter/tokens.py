@@ -5,9 +5,12 @@ purpose, so a confirm token cannot unsubscribe (and back), and a token of an era
 even if a database reuses the id.
 """
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 
 from .errors import DomainError
 
@@ -40,15 +43,26 @@ class TokenClaim:
     nonce: str
 
 
+@lru_cache(maxsize=32)
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     return URLSafeTimedSerializer(secret, salt=f"newsletter.{purpose}")
 
 
+@lru_cache(maxsize=32)
+def _signer(secret: str, purpose: str):
+    return _serializer(secret, purpose).make_signer()
+
+
 def make_token(secret: str, purpose: str, record_id: int, nonce: str) -> str:
-    """Sign (record id, nonce) for one purpose."""
-    return _serializer(secret, purpose).dumps([record_id, nonce])
+    """Sign (record id, nonce) for one purpose.
+
+    Byte for byte what URLSafeTimedSerializer.dumps writes for this payload (compact JSON, base64, never
+    worth compressing), with the signer built once: the send path makes two tokens per message.
+    """
+    payload = base64_encode(f"[{int(record_id)},{json.dumps(nonce)}]".encode())
+    return _signer(secret, purpose).sign(payload).decode()
 
 
 def read_token(secret: str, purpose: str, token: str, max_age: int | None = None) -> TokenClaim:

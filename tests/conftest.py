@@ -27,6 +27,8 @@ def base_config(tmp_path, database_url: str, smtp_port: int | None) -> dict:
         "MAIL_PORT": str(smtp_port or 25),
         "MAIL_TIMEOUT": "5",
         "SUBSCRIBE_RATE_LIMIT": "1000/minute",
+        # Hashing is slow on purpose; the tests create hundreds of accounts (test_cli checks the default).
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "TESTING": True,
     }
     return config
@@ -65,7 +67,11 @@ def smtp(smtp_server):
     with recorder.condition:
         recorder.messages.clear()
         recorder.replies.clear()
-    return recorder
+        recorder.mail_script.clear()
+        recorder.on_message = None
+        recorder.pipelining = True
+    yield recorder
+    recorder.on_message = None
 
 
 @pytest.fixture

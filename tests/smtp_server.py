@@ -25,16 +25,52 @@ class Recorder:
 
     messages: list[Received] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)  # consumed one per DATA; empty = "250 OK"
+    # consumed one per MAIL command: "ok", "421" (answer 421 and hang up), "drop" (hang up without a word),
+    # "451rcpt" (answer 451 to RCPT): how a relay misbehaves
+    mail_script: list[str] = field(default_factory=list)
+    on_message: object = None  # called with each Received, outside the lock
+    pipelining: bool = True  # advertise RFC 2920 PIPELINING, as Postfix does
     condition: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.condition:
+            action = self.mail_script.pop(0) if self.mail_script else "ok"
+        if action in ("421", "drop"):
+            server.transport.close()
+            return "421 4.3.2 Service shutting down"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        envelope.rcpt_script = action
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if getattr(envelope, "rcpt_script", "ok") == "451rcpt":
+            return "451 4.7.1 Greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with self.condition:
-            if self.replies:
-                reply = self.replies.pop(0)
-                if not reply.startswith("250"):
-                    return reply
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            reply = self.replies.pop(0) if self.replies else "250 OK"
+            if reply == "drop":
+                # Keep the message, then hang up before answering: the client cannot know it was accepted.
+                self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+                self.condition.notify_all()
+                server.transport.close()
+                return "421 closing"
+            if not reply.startswith("250"):
+                return reply
+            received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+            self.messages.append(received)
             self.condition.notify_all()
+        if self.on_message is not None:
+            self.on_message(received)
         return "250 OK"
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:

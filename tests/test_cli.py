@@ -26,7 +26,17 @@ def test_users_create_with_password_on_stdin(cli):
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User))
     assert user.email == "coach@example.org" and not user.is_admin
-    assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+    assert user.password_hash.startswith("pbkdf2:sha256:1000$")  # the tests' setting
+
+
+def test_passwords_are_hashed_with_scrypt_by_default(make_app, smtp):
+    from newsletter import accounts
+
+    app = make_app(START_SENDER=False, PASSWORD_HASH_METHOD="scrypt")
+    with app.app_context():
+        user = accounts.create_user("coach@example.org", "a long enough password")
+        assert user.password_hash.startswith("scrypt:")
+        assert accounts.authenticate("coach@example.org", "a long enough password") is user
 
 
 def test_users_create_admin_prompts_for_the_password(cli):

@@ -67,3 +67,12 @@ def test_newsletter_settings_cannot_break_headers(app, newsletter):
     with pytest.raises(InvalidInput):
         system_message("confirm", newsletter, "r@example.net", "", confirm_url="https://x/c")
     db.session.rollback()
+
+
+@pytest.mark.parametrize("raw", [b".starts\r\nmiddle\r\n.line\r\n..two\r\nend.", b"no dots\r\n", b".", b"\r\n.\r\n"])
+def test_dot_stuffing_matches_smtplib(raw):
+    import smtplib
+
+    from newsletter.mail.transport import dot_stuffed
+
+    assert dot_stuffed(raw) == smtplib._quote_periods(raw)

@@ -129,3 +129,13 @@ def test_confirm_post_without_csrf_token_changes_nothing(client, pending):
     assert client.post(f"/confirm/{token}").status_code == 400
     db.session.refresh(pending)
     assert pending.status == "pending"
+
+
+def test_fast_tokens_are_what_itsdangerous_writes():
+    for attempt in range(3):  # the two calls must fall in the same second
+        fast = tokens.make_token(SECRET, tokens.UNSUBSCRIBE, 4242, "n0nce-_x")
+        reference = tokens._serializer(SECRET, tokens.UNSUBSCRIBE).dumps([4242, "n0nce-_x"])
+        if fast.split(".")[1] == reference.split(".")[1]:
+            break
+    assert fast == reference
+    assert tokens.read_token(SECRET, tokens.UNSUBSCRIBE, fast) == tokens.TokenClaim(4242, "n0nce-_x")

@@ -4,6 +4,7 @@ Which one runs is one setting (CELERY_BROKER_URL); both call the same functions.
 """
 
 import logging
+import signal
 import threading
 
 from flask import Flask
@@ -14,11 +15,13 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 
 
-def run_pending_work(app: Flask, transport) -> int:
-    """One pass over everything due. Returns how many messages were handed over."""
+def run_pending_work(state, transport) -> int:
+    """One pass over everything due: system mails first (a confirmation should not wait behind an issue),
+    then issue batches. Returns how many messages were handed over."""
     from .system_mail import send_due_system_mails
+    from .work import run_issue_work
 
-    return send_due_system_mails(transport)
+    return send_due_system_mails(transport) + run_issue_work(state, transport)
 
 
 class EmbeddedRunner:
@@ -53,12 +56,15 @@ class EmbeddedRunner:
 
     def run(self) -> None:
         """The loop: a pass, then wait for a wake-up or the poll interval."""
+        from .work import SendState
+
         transport = make_transport(self.app.config, self.app.instance_path)
+        state = SendState(self.app)
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 with self.app.app_context():
-                    busy = run_pending_work(self.app, transport) > 0
+                    busy = run_pending_work(state, transport) > 0
             except Exception:  # a bug or the database away: log it, keep the thread alive
                 log.exception("sending pass failed; trying again in %s s", POLL_SECONDS)
                 busy = False
@@ -76,15 +82,58 @@ class CeleryRunner:
 
     def wake(self) -> None:
         """Queue a pass on a worker."""
-        from ..tasks import run_pending
+        from ..tasks import tick
 
-        run_pending.delay()
+        tick.delay()
 
     def start(self) -> None:
         """Workers are separate processes: nothing to start here."""
 
     def stop(self, timeout: float = 10.0) -> None:
         """Nothing runs here."""
+
+
+def run_in_foreground(app: Flask) -> None:
+    """`flask worker`: the embedded loop in this thread until SIGTERM or SIGINT."""
+    runner = EmbeddedRunner(app)
+
+    def stop(_signal, _frame):
+        runner._stop.set()
+        runner._wake.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    runner.run()
+
+
+def follow_issue(app: Flask, issue_id: int, report, send_here: bool, every: float = 0.5) -> dict:
+    """Call report(progress, rate) until the issue leaves SENDING; send from this process if asked."""
+    import time
+
+    from .. import publishing
+    from ..extensions import db
+    from ..models import Issue
+    from .work import SendState, run_issue_work
+
+    state = SendState(app) if send_here else None
+    transport = make_transport(app.config, app.instance_path) if send_here else None
+    started, first_done = time.monotonic(), None
+    try:
+        while True:
+            if send_here:
+                run_issue_work(state, transport, budget=every, only_issue=issue_id)
+            else:
+                time.sleep(every)
+            db.session.expire_all()
+            progress = publishing.progress(db.session.get(Issue, issue_id))
+            db.session.commit()
+            first_done = progress["done"] if first_done is None else first_done
+            report(progress, (progress["done"] - first_done) / max(time.monotonic() - started, 1e-6))
+            if progress["status"] != "sending":
+                return progress
+    finally:
+        if transport is not None:
+            transport.close()
 
 
 def make_runner(app: Flask):

@@ -20,7 +20,12 @@ CLAIM_LEASE = timedelta(minutes=10)
 
 def queue_system_mail(kind: str, message: EmailMessage, recipient: str, envelope_from: str) -> SystemMail:
     """Add a mail to the queue (flushed, not committed) and ask the runner to look after commit."""
-    mail = SystemMail(kind=kind, recipient=recipient, envelope_from=envelope_from, raw=message.as_bytes())
+    return queue_raw_mail(kind, message.as_bytes(), recipient, envelope_from)
+
+
+def queue_raw_mail(kind: str, raw: bytes, recipient: str, envelope_from: str) -> SystemMail:
+    """Queue a finished message (e.g. a publisher's test of an issue); flushed, sent after commit."""
+    mail = SystemMail(kind=kind, recipient=recipient, envelope_from=envelope_from, raw=raw)
     db.session.add(mail)
     db.session.flush()
     db.session.info["wake_sender"] = True

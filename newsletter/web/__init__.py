@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
-from ..extensions import db, login_manager
+from ..extensions import csrf, db, login_manager
 from ..models import LANGUAGES, User
 
 SECURITY_HEADERS = {
@@ -24,12 +24,15 @@ SECURITY_HEADERS = {
 
 def init_app(app: Flask) -> None:
     """Register blueprints, hooks and error pages."""
-    from . import account, public
+    from . import account, api, public, webhooks
     from .admin import admin
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # the API authenticates by bearer token only, never by the session cookie
     app.after_request(add_security_headers)
     app.before_request(start_sender_once)
     app.context_processor(lambda: {"current_locale": lambda: str(get_locale() or "en")})
@@ -69,6 +72,7 @@ def start_sender_once() -> None:
 
 def register_error_pages(app: Flask) -> None:
     """Every error is a page that says what happened; never a stack trace."""
+    from . import api
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
@@ -81,10 +85,14 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if api.is_api_request():  # errors found before any API view (unknown path, wrong method) are JSON too
+            return api.http_error_response(error)
         return render_template("error.html", code=error.code), error.code
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         app.logger.exception("unexpected error on %s %s", request.method, request.path)
         db.session.rollback()
+        if api.is_api_request():
+            return api.error_response(500, "internal_error", "Something went wrong on our side; it is logged.")
         return render_template("error.html", code=500), 500

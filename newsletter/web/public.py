@@ -2,12 +2,14 @@
 
 import json
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import consent, newsletters, privacy, tokens
+from .. import archive, consent, newsletters, privacy, tokens
+from ..content import render_markdown
 from ..errors import InvalidAddress, InvalidInput
 from ..extensions import csrf, db, limiter
+from ..feed import atom_feed
 from ..links import external_url
 from ..states import SubscriptionStatus as S
 from .forms import ActionForm, EraseForm, NameForm, SubscribeForm, UnsubscribeForm
@@ -28,6 +30,20 @@ def home():
 def newsletter(slug: str):
     item = _newsletter(slug)
     return _newsletter_page(item, SubscribeForm())
+
+
+@bp.get("/n/<slug>/issues/<int(max=2147483647):issue_id>")
+def issue(slug: str, issue_id: int):
+    item = _newsletter(slug)
+    published = archive.published_issue(item, issue_id)
+    return render_template("public/issue.html", newsletter=item, issue=published,
+                           content=render_markdown(published.body_markdown))
+
+
+@bp.get("/n/<slug>/feed.xml")
+def feed(slug: str):
+    item = _newsletter(slug)
+    return Response(atom_feed(item), mimetype="application/atom+xml")
 
 
 @bp.post("/n/<slug>/subscribe")
@@ -164,6 +180,8 @@ def preferences_erase(token: str):
 
 
 def _newsletter(slug: str):
+    if not newsletters.SLUG_PATTERN.match(slug):
+        abort(404)  # not a slug at all (NUL, junk): never reaches the database
     item = newsletters.newsletter_by_slug(slug)
     g.locale = item.language
     return item
@@ -171,7 +189,7 @@ def _newsletter(slug: str):
 
 def _newsletter_page(item, form: SubscribeForm):
     return render_template("public/newsletter.html", newsletter=item, form=form,
-                           wording=consent.consent_wording(item))
+                           wording=consent.consent_wording(item), issues=archive.published_issues(item, 20))
 
 
 def _check_inbox(item):

@@ -1,9 +1,15 @@
-"""Who may see what: one place for the role checks of admin pages."""
+"""Who may see what: one place for the role and ownership checks of admin pages.
+
+Anything that is not yours answers 404, never 403, so ids and slugs cannot be probed.
+"""
 
 from functools import wraps
 
 from flask import abort
 from flask_login import current_user
+
+from ... import publishing
+from ...models import Newsletter
 
 
 def admin_required(view):
@@ -16,3 +22,8 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def newsletter_for(slug: str) -> Newsletter:
+    """The newsletter if the logged-in user owns it or is an admin; NotFound (a 404 page) otherwise."""
+    return publishing.newsletter_of(current_user, slug)

@@ -5,6 +5,7 @@ from flask import current_app, render_template, request
 from ...mail.outbox import list_outbox, outbox_folder, read_outbox
 from . import admin
 from .access import admin_required
+from .frames import mail_html_response
 
 PAGE_SIZE = 50
 
@@ -23,3 +24,10 @@ def outbox():
 def outbox_message(name: str):
     message = read_outbox(outbox_folder(current_app.instance_path), name)
     return render_template("admin/outbox_message.html", message=message)
+
+
+@admin.get("/outbox/<name>/html")
+@admin_required
+def outbox_message_html(name: str):
+    message = read_outbox(outbox_folder(current_app.instance_path), name)
+    return mail_html_response(message.html or "")

@@ -1,0 +1,254 @@
+"""Send-path throughput against Postfix's smtp-sink, side by side with raw smtplib over one connection.
+
+    .venv/bin/python bench/send.py [--sizes 10000,100000] [--celery-size 10000] [--pg URL] [--no-celery]
+
+For each size N: N synthetic confirmed readers in a fresh SQLite database, one issue, sent by the embedded
+send path (one worker) to smtp-sink; then the same number of prebuilt messages of the same size sent with raw
+smtplib over one reused connection to the same sink. Each measurement runs in its own process, so peak RSS
+is the send path's own. Then, on PostgreSQL, the same issue sent by 1 and by 2 Celery workers (Redis broker).
+The last line is one JSON object.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SINK_PORT = 2526
+SECRET = "bench-secret-key-0123456789abcdef0123456789"
+
+
+def start_sink() -> subprocess.Popen:
+    """smtp-sink on loopback (installs Debian's postfix if it is missing)."""
+    if shutil.which("smtp-sink") is None:
+        subprocess.run(["apt-get", "install", "-y", "-q", "postfix"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, stdout=subprocess.DEVNULL)
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    sink = subprocess.Popen(["smtp-sink", *user, f"127.0.0.1:{SINK_PORT}", "1000"])
+    for _ in range(50):
+        try:
+            smtplib.SMTP("127.0.0.1", SINK_PORT, timeout=1).quit()
+            return sink
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("smtp-sink did not start")
+
+
+def app_env(database_url: str, instance: str, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "SEND_", "CELERY", "DATABASE"))}
+    env.update(NEWSLETTER_ENV="testing", SECRET_KEY=SECRET, DATABASE_URL=database_url, INSTANCE_PATH=instance,
+               BASE_URL="https://news.example.org", MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1",
+               MAIL_PORT=str(SINK_PORT), **extra)
+    return env
+
+
+def child(argv: list[str]) -> None:
+    """Run one measurement in this process and print one JSON line."""
+    mode, n = argv[0], int(argv[1])
+    from newsletter import create_app
+
+    app = create_app({"START_SENDER": False})
+    with app.app_context():
+        if mode == "seed":
+            seed(app, n)
+            print(json.dumps({"seeded": n}))
+        elif mode == "ours":
+            print(json.dumps(send_ours(app)))
+        elif mode == "raw":
+            print(json.dumps(send_raw(app, n)))
+
+
+def seed(app, n: int) -> None:
+    """Migrate, then N confirmed readers and one draft issue, written in bulk (not through the services)."""
+    from flask_migrate import upgrade
+    from sqlalchemy import insert
+
+    from newsletter import accounts, newsletters
+    from newsletter.extensions import db
+    from newsletter.models import Issue, Subscriber, Subscription, utcnow
+
+    upgrade()
+    accounts.create_user("maya@example.org", "bench password 1234")
+    item = newsletters.create_newsletter("maya@example.org", slug="bench", name="Slow Mornings",
+                                         from_email="maya@example.org", from_name="Maya")
+    db.session.flush()
+    now = utcnow()
+    for start in range(0, n, 5000):
+        people = [dict(id=i + 1, email=f"reader{i}@example.net", email_hmac=f"{i:064x}", name=f"Reader {i}",
+                       token_nonce=f"n{i}", created_at=now) for i in range(start, min(n, start + 5000))]
+        db.session.execute(insert(Subscriber), people)
+        db.session.execute(insert(Subscription), [
+            dict(subscriber_id=p["id"], newsletter_id=item.id, status="confirmed", token_nonce=f"s{p['id']}",
+                 consent_at=now, consent_source="https://news.example.org/n/bench", confirmed_at=now,
+                 created_at=now, updated_at=now) for p in people])
+    body = ("A paragraph about breathing slowly, with a [link](https://example.org/a) and some *emphasis*.\n\n"
+            * 12)
+    db.session.add(Issue(newsletter=item, subject="Breathing, slowly", body_markdown=body))
+    db.session.commit()
+
+
+def send_ours(app) -> dict:
+    """Start the issue and run the embedded send path until it is sent."""
+    from sqlalchemy import select
+
+    from newsletter.extensions import db
+    from newsletter.mail.transport import make_transport
+    from newsletter.models import Issue, utcnow
+    from newsletter.sending.work import SendState, run_issue_work
+
+    issue = db.session.scalar(select(Issue))
+    issue.status, issue.started_at = "sending", utcnow()
+    db.session.commit()
+    state, transport = SendState(app), make_transport(app.config, app.instance_path)
+    started = time.perf_counter()
+    while True:
+        run_issue_work(state, transport, budget=30)
+        db.session.expire_all()
+        if db.session.get(Issue, issue.id).status != "sending":
+            break
+    elapsed = time.perf_counter() - started
+    transport.close()
+    sent = db.session.get(Issue, issue.id).recipients
+    return {"sent": sent, "seconds": elapsed, "msgs_per_s": sent / elapsed, "peak_rss_mb": peak_rss_mb()}
+
+
+def send_raw(app, n: int) -> dict:
+    """The reference: prebuilt messages of the same size over one reused smtplib connection."""
+    from sqlalchemy import select
+
+    from newsletter.extensions import db
+    from newsletter.mail.issue_message import IssueTemplate, Reader
+    from newsletter.models import Issue, utcnow
+
+    template = IssueTemplate(db.session.scalar(select(Issue)))
+    pool = [template.message_for(Reader(f"reader{i}@example.net", f"Reader {i}", "u" * 70, "p" * 70, utcnow(),
+                                        "https://news.example.org/n/bench", i + 1)) for i in range(500)]
+    connection = smtplib.SMTP("127.0.0.1", SINK_PORT)
+    started = time.perf_counter()
+    for i in range(n):
+        connection.sendmail("maya@example.org", [f"reader{i}@example.net"], pool[i % len(pool)])
+    elapsed = time.perf_counter() - started
+    connection.quit()
+    return {"sent": n, "seconds": elapsed, "msgs_per_s": n / elapsed, "message_bytes": len(pool[0])}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(env: dict, *args) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", *map(str, args)], env=env, cwd=ROOT,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"bench child {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def embedded(n: int) -> dict:
+    """Our send path (embedded runner, SQLite) and the raw reference, for N readers."""
+    work = tempfile.mkdtemp(prefix="bench-send-")
+    env = app_env(f"sqlite:///{work}/bench.db", work)
+    run_child(env, "seed", n)
+    ours = run_child(env, "ours", n)
+    raw = run_child(env, "raw", n)
+    shutil.rmtree(work, ignore_errors=True)
+    return {"n": n, "msgs_per_s": round(ours["msgs_per_s"], 1), "raw_msgs_per_s": round(raw["msgs_per_s"], 1),
+            "ratio": round(ours["msgs_per_s"] / raw["msgs_per_s"], 3), "peak_rss_mb": round(ours["peak_rss_mb"], 1),
+            "message_bytes": raw["message_bytes"]}
+
+
+def celery_run(n: int, workers: int, pg_url: str, broker: str) -> float:
+    """Messages per second for `workers` Celery workers on PostgreSQL (from the issue's own timestamps)."""
+    import psycopg
+    import redis
+
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    redis.Redis.from_url(broker).flushdb()
+    work = tempfile.mkdtemp(prefix="bench-celery-")
+    env = app_env(pg_url, work, CELERY_BROKER_URL=broker, SEND_PARALLEL_TASKS=str(workers * 2))
+    run_child(env, "seed", n)
+    command = [sys.executable, "-m", "celery", "-A", "newsletter.tasks", "worker", "--pool=solo",
+               "--loglevel=WARNING", "--without-mingle", "--without-gossip"]
+    procs = [subprocess.Popen(command + ["-n", f"w{i}@%h"] + (["-B", "--schedule", f"{work}/beat"] if i == 0 else []),
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for i in range(workers)]
+    try:
+        time.sleep(4)  # let the workers connect before the issue starts
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute("UPDATE issues SET status='sending', started_at=now() at time zone 'utc'")
+            while connection.execute("SELECT status FROM issues").fetchone()[0] == "sending":
+                time.sleep(0.2)
+            # From the first message handed over to the last: the workers' own pace, not the tick's delay.
+            seconds = connection.execute("SELECT extract(epoch FROM max(sent_at) - min(sent_at)), count(*) "
+                                         "FROM deliveries WHERE status = 'sent'").fetchone()
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    return float(seconds[1]) / float(seconds[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--celery-size", type=int, default=10000)
+    parser.add_argument("--pg", default=os.environ.get("BENCH_DATABASE_URL",
+                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/newsletter_bench"))
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--no-celery", action="store_true")
+    args = parser.parse_args()
+    sink = start_sink()
+    try:
+        runs = [embedded(int(n)) for n in args.sizes.split(",")]
+        for run in runs:
+            print(f"n={run['n']:>7}  ours {run['msgs_per_s']:>7.1f} msg/s   raw smtplib {run['raw_msgs_per_s']:>7.1f} msg/s"
+                  f"   ratio {run['ratio']:.2f} (target >= 0.8)   peak RSS {run['peak_rss_mb']:.1f} MB")
+        result = dict(runs[-1])
+        result["runs"] = runs
+        if len(runs) > 1:
+            result["rss_growth"] = round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 3)
+            print(f"peak RSS {runs[-1]['n']} / {runs[0]['n']}: {result['rss_growth']:.2f}x (target <= 1.2x)")
+        if not args.no_celery:
+            ensure_database(args.pg)
+            one = celery_run(args.celery_size, 1, args.pg, args.broker)
+            two = celery_run(args.celery_size, 2, args.pg, args.broker)
+            result.update(celery_n=args.celery_size, msgs_per_s_1w=round(one, 1), msgs_per_s_2w=round(two, 1),
+                          scaling_2w=round(two / one, 3))
+            print(f"Celery on PostgreSQL, n={args.celery_size}: 1 worker {one:.1f} msg/s, 2 workers {two:.1f} msg/s,"
+                  f" scaling {two / one:.2f}x (target >= 1.6x)")
+    finally:
+        sink.terminate()
+    print(json.dumps(result))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    base, _, name = url.replace("postgresql+psycopg://", "postgresql://").rpartition("/")
+    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,105 @@
+"""What bounces, complaints and replies do: recorded against their delivery; a hard bounce or a complaint
+suppresses the address for every newsletter at once; soft bounces do after SOFT_BOUNCE_LIMIT within
+SOFT_BOUNCE_WINDOW_DAYS; replies are counted per issue (their text is not kept).
+"""
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from . import suppression
+from .addresses import normalise_address
+from .bounces import COMPLAINT, HARD_BOUNCE, REPLY, SOFT_BOUNCE, FeedbackEvent
+from .errors import InvalidAddress
+from .extensions import db
+from .mail import identifiers
+from .models import Delivery, Feedback, Issue, Subscriber, SubscriptionEvent, utcnow
+from .states import DeliveryStatus as D
+from .states import SubscriptionStatus as S
+from .states import can_transition
+
+log = logging.getLogger(__name__)
+
+
+def record_feedback(event: FeedbackEvent, source: str, *, trusted: bool = False) -> Feedback | None:
+    """Store one event and apply its consequences (flushed; the caller commits). None if it names nobody.
+
+    Anyone can send mail to the inbound endpoint, so an inbound event counts only when it carries one of our
+    signed identifiers (VERP token or Message-ID). Webhooks whose signature was verified are `trusted`: their
+    recipient address alone is enough.
+    """
+    delivery = _delivery_of(event)
+    subscriber = _subscriber_of(event, delivery, trusted)
+    if delivery is None and subscriber is None:
+        log.info("%s from %s names no delivery and no known reader; ignored", event.kind, source)
+        return None
+    issue = db.session.get(Issue, delivery.issue_id) if delivery else None
+    record = Feedback(
+        kind=event.kind, source=source, delivery_id=delivery.id if delivery else None,
+        issue_id=issue.id if issue else None, newsletter_id=issue.newsletter_id if issue else None,
+        subscriber_id=subscriber.id if subscriber else None, status=(event.status or "")[:32] or None,
+        diagnostic=event.diagnostic[:1000] or None, occurred_at=event.occurred_at,
+    )
+    db.session.add(record)
+    db.session.flush()
+    if event.kind in (HARD_BOUNCE, SOFT_BOUNCE) and delivery is not None:
+        _mark_delivery_bounced(delivery, event.kind == HARD_BOUNCE)
+    if subscriber is not None and event.kind != REPLY:
+        _consequences(event.kind, subscriber)
+    return record
+
+
+def _consequences(kind: str, subscriber: Subscriber) -> None:
+    if kind == HARD_BOUNCE:
+        stop_all_mail(subscriber, "hard_bounce", S.BOUNCED)
+    elif kind == COMPLAINT:
+        stop_all_mail(subscriber, "complaint", S.COMPLAINED)
+    elif kind == SOFT_BOUNCE and _soft_bounces(subscriber) >= current_app.config["SOFT_BOUNCE_LIMIT"]:
+        stop_all_mail(subscriber, "soft_bounces", S.BOUNCED)
+
+
+def stop_all_mail(subscriber: Subscriber, reason: str, status: S) -> None:
+    """Suppress the address instance-wide and move each live subscription to BOUNCED or COMPLAINED."""
+    suppression.suppress(subscriber.email_hmac, reason)
+    for subscription in subscriber.subscriptions:
+        if subscription.status != status and can_transition(S, subscription.status, status):
+            left, subscription.status = subscription.status, status
+            db.session.add(SubscriptionEvent(newsletter_id=subscription.newsletter_id, subscription_id=subscription.id,
+                                             kind=status.value, reason=reason, from_status=left))
+    db.session.flush()
+
+
+def _soft_bounces(subscriber: Subscriber) -> int:
+    since = utcnow() - timedelta(days=current_app.config["SOFT_BOUNCE_WINDOW_DAYS"])
+    return db.session.scalar(
+        select(func.count(Feedback.id)).where(Feedback.subscriber_id == subscriber.id,
+                                               Feedback.kind == SOFT_BOUNCE, Feedback.received_at >= since)
+    )
+
+
+def _mark_delivery_bounced(delivery: Delivery, hard: bool) -> None:
+    # Only a hard bounce turns a sent message into a bounced one; a soft one is counted, not a verdict.
+    if hard and delivery.status in (D.SENT, D.UNKNOWN):
+        db.session.execute(update(Delivery).where(Delivery.id == delivery.id)
+                           .values(status=D.BOUNCED.value, updated_at=utcnow()))
+
+
+def _delivery_of(event: FeedbackEvent) -> Delivery | None:
+    secret = current_app.config["SECRET_KEY"].encode()
+    delivery_id = (identifiers.delivery_of_verp_token(secret, event.envelope_token)
+                   or identifiers.delivery_of_message_id(secret, event.message_id))
+    return db.session.get(Delivery, delivery_id) if delivery_id else None
+
+
+def _subscriber_of(event: FeedbackEvent, delivery: Delivery | None, trusted: bool) -> Subscriber | None:
+    if delivery is not None and delivery.subscriber_id is not None:
+        return db.session.get(Subscriber, delivery.subscriber_id)
+    if not trusted or event.kind == REPLY or not event.recipient:
+        return None  # a forged bounce must not be able to stop someone's mail
+    try:
+        address = normalise_address(event.recipient)
+    except InvalidAddress:
+        return None
+    return db.session.scalar(select(Subscriber).where(Subscriber.email == address))

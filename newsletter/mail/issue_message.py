@@ -1,0 +1,192 @@
+"""An issue as e-mail: rendered once, then personalised per reader by filling a few slots.
+
+Building a MIME tree per reader costs ~4x the SMTP round trip itself (measured: raw smtplib 650 msg/s, a new
+EmailMessage per reader 160 msg/s). So the issue is rendered, CSS-inlined and quoted-printable encoded once,
+cut at the personal slots; a reader's message is the join of those pieces with their own few values, each
+encoded alone. Quoted-printable allows a soft line break ("=" CRLF) anywhere, so every piece ends with one
+and the pieces join without re-encoding. No raw line exceeds 76 octets in the bodies, whatever the content.
+"""
+
+import binascii
+import re
+import time
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.policy import SMTP
+from email.utils import formataddr, formatdate
+from html import escape
+
+import css_inline
+from flask import current_app, render_template
+from flask_babel import force_locale, format_date
+
+from ..addresses import has_header_breaker
+from ..bounces import verp_address
+from ..content import render_markdown
+from ..links import external_url
+from ..models import Issue
+from . import identifiers
+from .headers import header_safe, instance_domain, mailbox
+
+SLOTS = ("unsubscribe_url", "preferences_url", "confirmed_on", "consent_source")
+_MARK = "\x1eslot:{}\x1e"  # record-separator marks: survive Jinja escaping and CSS inlining, never in content
+_inliner = css_inline.CSSInliner()
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The personal parts of one message."""
+
+    email: str
+    name: str
+    unsubscribe_token: str
+    preferences_token: str
+    confirmed_at: datetime
+    consent_source: str
+    delivery_id: int | None = None
+
+
+def qp(text: str) -> bytes:
+    """Quoted-printable of a piece, ending with a soft line break so pieces can be joined."""
+    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    return encoded.replace(b"\n", b"\r\n") + b"=\r\n"
+
+
+def cut(rendered: str) -> list[str | int]:
+    """Split a rendering at its slot marks: static text, slot index, static text, ..."""
+    pieces: list[str | int] = []
+    rest = rendered
+    while "\x1eslot:" in rest:
+        before, _, after = rest.partition("\x1eslot:")
+        name, _, rest = after.partition("\x1e")
+        pieces.extend([before, SLOTS.index(name)])
+    pieces.append(rest)
+    return pieces
+
+
+class IssueTemplate:
+    """One issue, rendered once; `message_for(reader)` returns the finished message as bytes."""
+
+    def __init__(self, issue: Issue):
+        newsletter = issue.newsletter
+        self.issue_id = issue.id
+        self.secret = current_app.config["SECRET_KEY"].encode()
+        self.domain = instance_domain(current_app.config["BASE_URL"])
+        self.language = newsletter.language
+        self.unsubscribe_base = external_url("public.unsubscribe", token="T")[:-1]
+        self.preferences_base = external_url("public.preferences", token="T")[:-1]
+        self.sender = newsletter.from_email
+        self.bounce_address = current_app.config["BOUNCE_ADDRESS"]
+        self.boundary = "==nl-" + secrets.token_hex(12)
+        content = render_markdown(issue.body_markdown)
+        context = self._context(issue, content)
+        with force_locale(newsletter.language):
+            html = _inliner.inline(render_template("email/issue.html", **context))
+            text = render_template("email/issue.txt", **context)
+        self.html_pieces = [qp(p) if isinstance(p, str) else p for p in cut(html)]
+        self.text_pieces = [qp(p) if isinstance(p, str) else p for p in cut(text)]
+        self.head = self._static_headers(issue)
+        self._dates: dict = {}
+
+    def _context(self, issue: Issue, content) -> dict:
+        slots = {name: _MARK.format(name) for name in SLOTS}
+        web_url = external_url("public.issue", slug=issue.newsletter.slug, issue_id=issue.id)
+        return dict(issue=issue, newsletter=issue.newsletter, content=content, web_url=web_url,
+                    archive_url=external_url("public.newsletter", slug=issue.newsletter.slug), **slots)
+
+    def _static_headers(self, issue: Issue) -> bytes:
+        newsletter = issue.newsletter
+        slug_host = f"{newsletter.slug}.{self.domain}"
+        sender_name = newsletter.from_name or newsletter.name
+        folded = [
+            _fold("From", str(mailbox(sender_name, newsletter.from_email))),
+            _fold("Reply-To", str(mailbox(sender_name, newsletter.reply_to or newsletter.from_email))),
+            _fold("Subject", header_safe(issue.subject, "subject")),
+            _fold("List-Id", f"{header_safe(newsletter.name, 'name')} <{slug_host}>"),
+        ]
+        lines = [
+            f"List-Archive: <{external_url('public.newsletter', slug=newsletter.slug)}>",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            "Precedence: list",
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/alternative; boundary="{self.boundary}"',
+        ]
+        return "".join(folded).encode("ascii") + "\r\n".join(lines).encode("ascii") + b"\r\n"
+
+    def message_for(self, reader: Reader) -> bytes:
+        """The whole message for one reader, ready for SMTP."""
+        values = self._values(reader)
+        html_values = [qp(escape(value)) for value in values]
+        text_values = [qp(value) for value in values]
+        head = self.head + self._personal_headers(reader, values[0])
+        part = f"--{self.boundary}\r\nContent-Type: text/{{}}; charset=\"utf-8\"\r\n" \
+               "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        return b"".join([
+            head, b"\r\n", part.format("plain").encode(), _join(self.text_pieces, text_values), b"\r\n",
+            part.format("html").encode(), _join(self.html_pieces, html_values), b"\r\n",
+            f"--{self.boundary}--\r\n".encode(),
+        ])
+
+    def _values(self, reader: Reader) -> list[str]:
+        return [self.unsubscribe_base + reader.unsubscribe_token, self.preferences_base + reader.preferences_token,
+                self._date(reader.confirmed_at.date()), reader.consent_source]
+
+    def _date(self, day) -> str:
+        # Formatting a date in the reader's language costs more than the rest of a message: once per day.
+        text = self._dates.get(day)
+        if text is None:
+            with force_locale(self.language):
+                text = self._dates[day] = format_date(day, "long")
+        return text
+
+    def _personal_headers(self, reader: Reader, unsubscribe_url: str) -> bytes:
+        name = "" if has_header_breaker(reader.name) else reader.name
+        mailto = f"mailto:unsubscribe@{self.domain}?subject=unsubscribe%20{reader.unsubscribe_token}"
+        lines = [
+            f"To: {_to_header(name, reader.email)}",
+            f"Date: {_date_header()}",
+            f"Message-ID: <{self.message_id(reader.delivery_id)}>",
+            f"List-Unsubscribe: <{unsubscribe_url}>,\r\n <{mailto}>",
+        ]
+        return "\r\n".join(lines).encode("ascii") + b"\r\n"
+
+    def envelope_from(self, delivery_id: int | None) -> str:
+        """The SMTP return path: a VERP address naming the delivery when BOUNCE_ADDRESS is set."""
+        if not self.bounce_address or delivery_id is None:
+            return self.sender
+        local, _, domain = self.bounce_address.rpartition("@")
+        return verp_address(identifiers.verp_delivery_token(self.secret, delivery_id), local, domain)
+
+    def message_id(self, delivery_id: int | None) -> str:
+        """d<delivery>.i<issue>.<signature>@domain: a bounce quoting it names its delivery, unforgeably."""
+        if delivery_id is None:
+            return f"t{secrets.token_hex(8)}.i{self.issue_id}@{self.domain}"
+        return f"{identifiers.message_id_local(self.secret, delivery_id, self.issue_id)}@{self.domain}"
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9 ._-]*")
+_clock = {"second": None, "text": ""}
+
+
+def _to_header(name: str, email: str) -> str:
+    if _PLAIN_NAME.fullmatch(name):  # nothing to quote or encode: the common case, without the email package
+        return f"{name} <{email}>" if name else email
+    return formataddr((name, email), charset="utf-8")
+
+
+def _date_header() -> str:
+    # RFC 5322 dates have one-second resolution: format once per second.
+    second = int(time.time())
+    if _clock["second"] != second:
+        _clock["text"], _clock["second"] = formatdate(second, usegmt=True), second
+    return _clock["text"]
+
+
+def _fold(name: str, value: str) -> str:
+    """A header line as the email package writes it: folded, non-ASCII as RFC 2047 encoded words."""
+    return SMTP.header_factory(name, value).fold(policy=SMTP)
+
+
+def _join(pieces: list, values: list[bytes]) -> bytes:
+    return b"".join(values[p] if isinstance(p, int) else p for p in pieces)

@@ -1,0 +1,291 @@
+"""What a publisher does: write and keep drafts, check them, preview them, schedule or send them,
+pause, resume or cancel a send, and change a newsletter's settings.
+
+Who may act is decided here too: a publisher reaches only their own newsletters and issues, an admin reaches
+all, and anything else is NotFound (never "forbidden", so ids cannot be probed). Services flush; callers commit.
+"""
+
+import email
+import email.policy
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from . import newsletters
+from .checks import CheckResult, check_issue
+from .errors import InvalidInput, NotFound, Refused
+from .extensions import db
+from .links import external_url
+from .mail.headers import header_safe
+from .mail.issue_message import IssueTemplate, Reader
+from .models import Issue, Newsletter, User, utcnow
+from .sending.ledger import counts_by_status
+from .sending.recipients import count_recipients
+from .sending.system_mail import queue_raw_mail
+from .states import DeliveryStatus, IssueStatus
+from .states import check_transition
+
+MAX_SUBJECT_LENGTH = 300  # the column; the check warns well before (78)
+MAX_BODY_LENGTH = 200_000  # characters: a long essay is ~60,000; more is a pasted file, not an issue
+EARLIEST_SCHEDULE = timedelta(minutes=2)
+LATEST_SCHEDULE = timedelta(days=366)
+EDITABLE = (IssueStatus.DRAFT,)
+MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id in a URL is simply not found, not a database error
+
+
+class IssueRefused(Refused):
+    """The pre-send check refused the issue; `result` holds every reason, refusals and warnings."""
+
+    code = "issue_refused"
+
+    def __init__(self, result: CheckResult):
+        super().__init__(" ".join(result.refusals or result.warnings))
+        self.result = result
+
+
+class WarningsNotAccepted(IssueRefused):
+    """The check warned and the publisher has not said they read the warnings."""
+
+    code = "warnings_not_accepted"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """An issue as one reader would get it: the raw message and its two parts."""
+
+    raw: bytes
+    subject: str
+    html: str
+    text: str
+
+
+# --- who may act ---------------------------------------------------------------------------------------
+
+def may_manage(user: User, newsletter: Newsletter) -> bool:
+    """True for the newsletter's owner and for admins."""
+    return bool(user.is_admin or newsletter.owner_id == user.id)
+
+
+def newsletter_of(user: User, slug: str) -> Newsletter:
+    """The user's newsletter with this slug (any for an admin); NotFound otherwise."""
+    item = None
+    if newsletters.SLUG_PATTERN.match(slug):  # also keeps NUL and other junk away from the database
+        try:
+            item = newsletters.newsletter_by_slug(slug)
+        except NotFound:
+            pass
+    if item is None or not may_manage(user, item):
+        raise NotFound(_("There is no such newsletter among yours."))
+    return item
+
+
+def issue_of(user: User, issue_id: int) -> Issue:
+    """The issue if it belongs to one of the user's newsletters (any for an admin); NotFound otherwise."""
+    issue = db.session.get(Issue, issue_id) if 0 < issue_id <= MAX_ID else None
+    if issue is None or not may_manage(user, issue.newsletter):
+        raise NotFound(_("There is no such issue among yours."))
+    return issue
+
+
+def find_issue(issue_id: int) -> Issue:
+    """Any issue, for the operator's command line; NotFound if there is none with this id."""
+    issue = db.session.get(Issue, issue_id) if 0 < issue_id <= MAX_ID else None
+    if issue is None:
+        raise NotFound(f"There is no issue {issue_id}.")
+    return issue
+
+
+def issues_of(newsletter: Newsletter) -> list[Issue]:
+    """Every issue of a newsletter, newest first (a few per month: no paging needed)."""
+    return list(db.session.scalars(
+        select(Issue).where(Issue.newsletter_id == newsletter.id).order_by(Issue.created_at.desc(), Issue.id.desc())
+    ))
+
+
+# --- newsletters -----------------------------------------------------------------------------------------
+
+def update_newsletter(newsletter: Newsletter, **settings) -> Newsletter:
+    """Change a newsletter's settings (not its slug: links in sent mail use it); InvalidInput if one is bad."""
+    values = newsletters.check_settings(slug=newsletter.slug, **settings)
+    values.pop("slug")
+    values["reply_to"] = values["reply_to"] or newsletter.owner.email
+    for key, value in values.items():
+        setattr(newsletter, key, value)
+    db.session.flush()
+    return newsletter
+
+
+# --- drafts ----------------------------------------------------------------------------------------------
+
+def clean_subject(subject: str | None) -> str:
+    """A subject on one line, trimmed, up to the column's length; InvalidInput otherwise."""
+    subject = header_safe((subject or "").strip(), "subject")
+    if len(subject) > MAX_SUBJECT_LENGTH:
+        raise InvalidInput(_("A subject has at most %(max)s characters.", max=MAX_SUBJECT_LENGTH))
+    return subject
+
+
+def clean_body(body: str | None) -> str:
+    """Markdown with LF line ends, without NUL, up to MAX_BODY_LENGTH characters."""
+    body = (body or "").replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in body:
+        raise InvalidInput(_("The body contains a NUL character: paste it again as plain text."))
+    if len(body) > MAX_BODY_LENGTH:
+        raise InvalidInput(_("The body has %(count)s characters; an issue has at most %(max)s.",
+                             count=len(body), max=MAX_BODY_LENGTH))
+    return body
+
+
+def create_issue(newsletter: Newsletter, author: User | None, subject: str, body: str) -> Issue:
+    """A new draft; InvalidInput for a subject with line breaks or an oversized body."""
+    issue = Issue(newsletter=newsletter, created_by=author, subject=clean_subject(subject),
+                  body_markdown=clean_body(body), status=IssueStatus.DRAFT)
+    db.session.add(issue)
+    db.session.flush()
+    return issue
+
+
+def update_draft(issue: Issue, subject: str, body: str) -> Issue:
+    """Save new text into a draft; Refused once the issue is scheduled or sent."""
+    if issue.status not in EDITABLE:
+        raise Refused(_("Only a draft can be changed. Unschedule the issue first to edit it."))
+    issue.subject = clean_subject(subject)
+    issue.body_markdown = clean_body(body)
+    db.session.flush()
+    return issue
+
+
+# --- preview and test ------------------------------------------------------------------------------------
+
+def sample_reader(issue: Issue, user: User) -> Reader:
+    """The publisher as a reader: their address, placeholder links, the newsletter page as the source."""
+    return Reader(email=user.email, name="", unsubscribe_token="preview", preferences_token="preview",
+                  confirmed_at=utcnow(), consent_source=external_url("public.newsletter", slug=issue.newsletter.slug))
+
+
+def preview(issue: Issue, user: User) -> Preview:
+    """The issue exactly as the mail would be built, parsed back into its HTML and text parts."""
+    raw = IssueTemplate(issue).message_for(sample_reader(issue, user))
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    html = message.get_body(("html",))
+    text = message.get_body(("plain",))
+    return Preview(raw=raw, subject=str(message["Subject"] or ""), html=_lines(html), text=_lines(text))
+
+
+def _lines(part) -> str:
+    # The parts travel with CRLF line ends (SMTP); a page shows them with LF.
+    return part.get_content().replace("\r\n", "\n") if part is not None else ""
+
+
+def send_test(issue: Issue, user: User) -> None:
+    """Queue the issue to the publisher's own address only (sent after the caller commits)."""
+    raw = IssueTemplate(issue).message_for(sample_reader(issue, user))
+    queue_raw_mail("issue_test", raw, user.email, issue.newsletter.from_email)
+
+
+# --- scheduling and sending ------------------------------------------------------------------------------
+
+def refuse_unless_sendable(issue: Issue, at: datetime | None = None, accept_warnings: bool = True) -> CheckResult:
+    """Run the pre-send check; IssueRefused if it refuses (or warns, unless warnings are accepted)."""
+    result = check_issue(issue, at)
+    if result.refusals:
+        raise IssueRefused(result)
+    if result.warnings and not accept_warnings:
+        raise WarningsNotAccepted(result)
+    return result
+
+
+def schedule(issue: Issue, when: datetime, now: datetime | None = None, accept_warnings: bool = True) -> Issue:
+    """Plan the send for `when` (UTC): a few minutes to a year ahead, and the check must pass."""
+    now = now or utcnow()
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if when < now + EARLIEST_SCHEDULE:
+        raise InvalidInput(_("Choose a time at least a few minutes from now."))
+    if when > now + LATEST_SCHEDULE:
+        raise InvalidInput(_("Choose a time within the coming year."))
+    refuse_unless_sendable(issue, when, accept_warnings)
+    check_transition(IssueStatus, issue.status, IssueStatus.SCHEDULED)
+    issue.status = IssueStatus.SCHEDULED
+    issue.scheduled_at = when
+    db.session.flush()
+    return issue
+
+
+def unschedule(issue: Issue) -> Issue:
+    """Back to draft, to edit it or to keep it for later."""
+    _require(issue, IssueStatus.SCHEDULED)
+    check_transition(IssueStatus, issue.status, IssueStatus.DRAFT)
+    issue.status = IssueStatus.DRAFT
+    issue.scheduled_at = None
+    db.session.flush()
+    return issue
+
+
+def start_sending(issue: Issue, accept_warnings: bool = True) -> Issue:
+    """Send now (also used when a scheduled time comes): the check must pass; the sender does the rest."""
+    refuse_unless_sendable(issue, accept_warnings=accept_warnings)
+    _move(issue, IssueStatus.SENDING)
+    issue.started_at = utcnow()
+    issue.planned = count_recipients(issue.newsletter_id, issue.started_at)
+    db.session.flush()
+    return issue
+
+
+def pause(issue: Issue) -> Issue:
+    """Hold a send where it is; nothing more goes out until it is resumed."""
+    _require(issue, IssueStatus.SENDING)
+    return _move(issue, IssueStatus.PAUSED)
+
+
+def resume(issue: Issue) -> Issue:
+    """Carry on a paused send with the readers it has not reached yet."""
+    # Only from PAUSED: the table also lets a draft become SENDING, but that way is start_sending (checked).
+    _require(issue, IssueStatus.PAUSED)
+    issue.stop_reason = None
+    return _move(issue, IssueStatus.SENDING)
+
+
+def cancel(issue: Issue) -> Issue:
+    """Stop for good: a draft is discarded, a send ends where it is."""
+    _move(issue, IssueStatus.CANCELLED)
+    issue.stop_reason = issue.stop_reason or "Cancelled by the publisher."
+    issue.finished_at = issue.finished_at or (utcnow() if issue.started_at else None)
+    db.session.flush()
+    return issue
+
+
+def _require(issue: Issue, status: IssueStatus) -> None:
+    if issue.status != status:
+        raise Refused(_("This cannot be done to an issue that is %(status)s.", status=issue.status))
+
+
+def _move(issue: Issue, new: IssueStatus) -> Issue:
+    check_transition(IssueStatus, issue.status, new)
+    issue.status = new
+    db.session.flush()
+    db.session.info["wake_sender"] = True  # the sender looks at issues after the caller commits
+    return issue
+
+
+def progress(issue: Issue) -> dict:
+    """Where a send stands: the issue's fields and its deliveries counted by status."""
+    counts = {status.value: 0 for status in DeliveryStatus}
+    counts.update(counts_by_status(issue.id))
+    done = sum(counts[s] for s in ("sent", "failed", "bounced", "skipped", "unknown"))
+    return {
+        "id": issue.id,
+        "status": issue.status,
+        "recipients": issue.recipients,
+        "planned": max(issue.planned, issue.recipients),
+        "counts": counts,
+        "done": done,
+        "started_at": _iso(issue.started_at),
+        "finished_at": _iso(issue.finished_at),
+        "stop_reason": issue.stop_reason,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

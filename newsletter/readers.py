@@ -1,0 +1,87 @@
+"""A newsletter's readers as its publisher sees them: counts by status and a paged, read-only list.
+
+Read-only on purpose: the only ways in are the subscribe form (double opt-in) and the consent-checked import.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import Newsletter, Subscriber, Subscription
+from .states import SubscriptionStatus
+
+PAGE_SIZE = 50
+MAX_ID = 2**31 - 1  # ids in a URL beyond PostgreSQL's integer would be a database error
+
+
+@dataclass(frozen=True)
+class ReaderRow:
+    subscription_id: int
+    email: str
+    name: str
+    status: str
+    confirmed_at: datetime | None
+    source: str
+
+
+@dataclass(frozen=True)
+class ReaderPage:
+    rows: list[ReaderRow]
+    next_before: int | None  # pass as `before` for the following (older) page; None on the last page
+
+
+def status_counts(newsletter: Newsletter) -> dict[str, int]:
+    """How many subscriptions of the newsletter are in each status (every status present, 0 if none)."""
+    counts = {status.value: 0 for status in SubscriptionStatus}
+    rows = db.session.execute(
+        select(Subscription.status, func.count())
+        .where(Subscription.newsletter_id == newsletter.id)
+        .group_by(Subscription.status)
+    )
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+def confirmed_counts(newsletters: list[Newsletter]) -> dict[int, int]:
+    """Confirmed readers per newsletter id, in one query (for the dashboard)."""
+    ids = [item.id for item in newsletters]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Subscription.newsletter_id, func.count())
+        .where(Subscription.newsletter_id.in_(ids), Subscription.status == SubscriptionStatus.CONFIRMED)
+        .group_by(Subscription.newsletter_id)
+    )
+    return {newsletter_id: count for newsletter_id, count in rows}
+
+
+def reader_page(newsletter: Newsletter, before: int | None = None, status: str | None = None,
+                size: int | None = None) -> ReaderPage:
+    """Newest subscriptions first, `size` at a time, walked by keyset (id < before), never by OFFSET."""
+    size = size or PAGE_SIZE
+    if before is not None and not 0 < before <= MAX_ID:
+        before = None if before > 0 else 1  # past the end: the first page; zero or less: nothing older
+    query = (
+        select(Subscription, Subscriber.email, Subscriber.name)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(Subscription.newsletter_id == newsletter.id)
+        .order_by(Subscription.id.desc())
+        .limit(size + 1)
+    )
+    if before is not None:
+        query = query.where(Subscription.id < before)
+    if status in {s.value for s in SubscriptionStatus}:
+        query = query.where(Subscription.status == status)
+    found = db.session.execute(query).all()
+    rows = [_row(subscription, address, name) for subscription, address, name in found[:size]]
+    return ReaderPage(rows=rows, next_before=rows[-1].subscription_id if len(found) > size else None)
+
+
+def _row(subscription: Subscription, address: str, name: str) -> ReaderRow:
+    source = subscription.consent_source
+    if subscription.imported_from:
+        source = f"{source} (import: {subscription.imported_from})"
+    return ReaderRow(subscription_id=subscription.id, email=address, name=name, status=subscription.status,
+                     confirmed_at=subscription.confirmed_at, source=source)

@@ -1,0 +1,124 @@
+"""Deliver one claimed batch: per reader, mark, personalise, hand over, record. The same code for every runner."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from .. import tokens
+from ..mail.issue_message import IssueTemplate, Reader
+from ..mail.transport import (
+    AmbiguousDelivery,
+    PermanentFailure,
+    ServerUnavailable,
+    TransientFailure,
+    Transport,
+)
+from ..models import utcnow
+from ..states import DeliveryStatus as D
+from .ledger import ClaimedReader, HotLedger, Start
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    failure_streak: int = 0
+    server_down: str | None = None  # the transport's words when the SMTP server could not be used
+    stop_reason: str | None = None  # why the issue must pause (too many refusals in a row)
+    halted: bool = False  # the issue stopped sending (paused, cancelled) or the rows were taken over
+    unstarted: list[int] = field(default_factory=list)  # claimed rows to give back
+
+
+@dataclass
+class Policy:
+    retry_base: float
+    max_attempts: int
+    max_failures: int
+    secret: str
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Policy":
+        return cls(config["SEND_RETRY_BASE_SECONDS"], config["SEND_MAX_ATTEMPTS"],
+                   config["SEND_MAX_CONSECUTIVE_FAILURES"], config["SECRET_KEY"])
+
+
+def reader_of(claimed: ClaimedReader, secret: str) -> Reader:
+    """The personal parts of a claimed delivery, tokens included."""
+    return Reader(
+        email=claimed.email, name=claimed.name, confirmed_at=claimed.confirmed_at,
+        consent_source=claimed.consent_source, delivery_id=claimed.delivery_id,
+        unsubscribe_token=tokens.make_token(secret, tokens.UNSUBSCRIBE, claimed.subscription_id,
+                                            claimed.subscription_nonce),
+        preferences_token=tokens.make_token(secret, tokens.PREFERENCES, claimed.subscriber_id,
+                                            claimed.subscriber_nonce),
+    )
+
+
+def deliver_batch(template: IssueTemplate, readers: list[ClaimedReader], ledger: HotLedger, transport: Transport,
+                  pacer, signer, policy: Policy, streak: int = 0) -> BatchOutcome:
+    """Send a claimed batch in order; stop early when the server is down or refusals pile up."""
+    outcome = BatchOutcome(failure_streak=streak)
+    for index, claimed in enumerate(readers):
+        pacer.wait()
+        started = ledger.start(claimed.delivery_id)
+        if started is not Start.STARTED:
+            if started is Start.SKIPPED:
+                outcome.skipped += 1
+                continue
+            outcome.halted = True
+            outcome.unstarted = [c.delivery_id for c in readers[index:]]
+            break
+        raw = template.message_for(reader_of(claimed, policy.secret))
+        if signer is not None:
+            raw = signer.sign(raw)
+        if not _hand_over(template, claimed, raw, ledger, transport, policy, outcome):
+            outcome.unstarted = [c.delivery_id for c in readers[index + 1:]]
+            break
+    ledger.flush()
+    return outcome
+
+
+def _hand_over(template, claimed, raw, ledger, transport, policy, outcome) -> bool:
+    """Send one message and record what happened; False when the batch must stop."""
+    delivery_id = claimed.delivery_id
+    try:
+        transport.send(template.envelope_from(delivery_id), claimed.email, raw)
+    except ServerUnavailable as exc:
+        # Not the reader's fault: put it back without counting an attempt; the runner waits for the server.
+        ledger.finish(delivery_id, D.QUEUED, exc.code, exc.reply, retry_at=utcnow(), count_attempt=False)
+        outcome.server_down = exc.reply
+        return False
+    except AmbiguousDelivery as exc:
+        ledger.finish(delivery_id, D.UNKNOWN, None, exc.reply)
+        outcome.unknown += 1
+    except PermanentFailure as exc:
+        ledger.finish(delivery_id, D.FAILED, exc.code, exc.reply)
+        outcome.failed += 1
+        outcome.failure_streak += 1
+    except TransientFailure as exc:
+        _retry_or_fail(delivery_id, claimed.attempts + 1, exc, ledger, policy, outcome)
+    else:
+        ledger.sent_ok(delivery_id)
+        outcome.sent += 1
+        outcome.failure_streak = 0
+    if outcome.failure_streak >= policy.max_failures:
+        outcome.stop_reason = (f"Paused by itself: {outcome.failure_streak} messages in a row were refused by "
+                               f"the SMTP server. Check the relay, then resume.")
+        return False
+    return True
+
+
+def _retry_or_fail(delivery_id, attempts, exc, ledger, policy, outcome) -> None:
+    if attempts >= policy.max_attempts:
+        ledger.finish(delivery_id, D.FAILED, exc.code, f"gave up after {attempts} attempts: {exc.reply}")
+        outcome.failed += 1
+        outcome.failure_streak += 1
+        return
+    delay = min(3600.0, policy.retry_base * 2 ** (attempts - 1))  # bounded exponential backoff
+    ledger.finish(delivery_id, D.QUEUED, exc.code, exc.reply, retry_at=utcnow() + timedelta(seconds=delay))
+    outcome.retried += 1

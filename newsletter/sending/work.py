@@ -1,0 +1,216 @@
+"""One pass of the send path, shared by the embedded thread, `flask worker` and the Celery tasks.
+
+A pass starts scheduled issues that are due, turns abandoned SENDING rows into UNKNOWN, then for each issue
+that is sending: creates the next page of deliveries when the queue runs low, claims a batch, delivers it,
+and marks the issue sent when nothing is left.
+"""
+
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..mail.dkim_signing import make_signer
+from ..mail.issue_message import IssueTemplate
+from ..models import Delivery, Issue, utcnow
+from ..states import DeliveryStatus as D
+from ..states import IssueStatus as I
+from ..stats.issues import settle
+from .deliver import BatchOutcome, Policy, deliver_batch
+from .ledger import HotLedger, claim_batch, enqueue_page, load_readers, recover_stale, release, unfinished
+from .rate import make_pacer
+from .recipients import count_recipients
+
+log = logging.getLogger(__name__)
+ENQUEUE_PAGE = 2000
+MAX_SERVER_WAIT = 60.0
+
+
+@dataclass
+class SendState:
+    """What a sending process keeps between passes: rendered issues, pacing, the wait for a down server."""
+
+    app: Flask
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
+    templates: dict = field(default_factory=dict)
+    pacer: object = None
+    signer: object = None
+    server_wait: float = 0.0
+    server_retry_at: float = 0.0
+    streaks: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.pacer = make_pacer(self.app.config)
+        self.signer = make_signer(self.app.config)
+        self.policy = Policy.from_config(self.app.config)
+
+    def template(self, issue: Issue) -> IssueTemplate:
+        """The issue rendered once per process (again only if it was edited)."""
+        key = (issue.id, issue.updated_at)
+        if key not in self.templates:
+            self.templates = {k: v for k, v in self.templates.items() if k[0] != issue.id}
+            self.templates[key] = IssueTemplate(issue)
+        return self.templates[key]
+
+
+def run_issue_work(state: SendState, transport, budget: float = 10.0, only_issue: int | None = None) -> int:
+    """One pass over the issues being sent; returns how many messages were handed over."""
+    config = state.app.config
+    now = utcnow()
+    start_due_issues(now)
+    settle_cancelled()
+    recover_stale(now, timedelta(seconds=config["MAIL_TIMEOUT"] * 2))
+    if time.monotonic() < state.server_retry_at:
+        return 0
+    deadline = time.monotonic() + budget
+    handed = 0
+    for issue_id in sending_issue_ids(only_issue):
+        handed += send_issue_batches(state, transport, issue_id, deadline)
+        finish_if_done(issue_id)
+        if time.monotonic() >= deadline or time.monotonic() < state.server_retry_at:
+            break
+    return handed
+
+
+def send_issue_batches(state: SendState, transport, issue_id: int, deadline: float) -> int:
+    """Claim and deliver batches of one issue until the deadline or until nothing is claimable."""
+    config = state.app.config
+    lease = timedelta(seconds=config["SEND_LEASE_SECONDS"])
+    handed = 0
+    while time.monotonic() < deadline:
+        claimed = claim_batch(issue_id, state.owner, config["SEND_BATCH_SIZE"], lease)
+        if len(claimed) < config["SEND_BATCH_SIZE"] and enqueue_page(issue_id, ENQUEUE_PAGE):
+            claimed += claim_batch(issue_id, state.owner, config["SEND_BATCH_SIZE"] - len(claimed), lease)
+        if not claimed:
+            return handed
+        issue = db.session.get(Issue, issue_id)
+        template = state.template(issue)
+        db.session.commit()
+        outcome = _deliver(state, transport, template, issue_id, claimed)
+        handed += outcome.sent
+        if not _after_batch(state, issue_id, outcome):
+            return handed
+    return handed
+
+
+def _deliver(state: SendState, transport, template, issue_id: int, claimed: list[int]) -> BatchOutcome:
+    readers = load_readers(claimed)
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        ledger = HotLedger(connection, state.owner)
+        return deliver_batch(template, readers, ledger, transport, state.pacer, state.signer, state.policy,
+                             state.streaks.get(issue_id, 0))
+
+
+def _after_batch(state: SendState, issue_id: int, outcome: BatchOutcome) -> bool:
+    """Give back what was not started, note a down server or a self-pause; True to keep going."""
+    release(outcome.unstarted, state.owner)
+    state.streaks[issue_id] = outcome.failure_streak
+    if outcome.server_down:
+        # Back off while nothing gets through; a server that was just working gets the short wait again.
+        state.server_wait = 1.0 if outcome.sent else min(MAX_SERVER_WAIT, max(1.0, state.server_wait * 2))
+        state.server_retry_at = time.monotonic() + state.server_wait
+        note_waiting(issue_id, f"Waiting for the mail server ({outcome.server_down[:300]}); sending resumes "
+                               f"by itself when it answers.")
+        return False
+    if state.server_wait:
+        state.server_wait = 0.0
+        note_waiting(issue_id, None)
+    if outcome.stop_reason:
+        pause_by_itself(issue_id, outcome.stop_reason)
+        state.streaks[issue_id] = 0
+        return False
+    return not outcome.halted or _still_sending(issue_id)
+
+
+def _still_sending(issue_id: int) -> bool:
+    status = db.session.scalar(select(Issue.status).where(Issue.id == issue_id))
+    db.session.commit()
+    return status == I.SENDING
+
+
+def sending_issue_ids(only_issue: int | None = None) -> list[int]:
+    """Issues in SENDING, oldest first."""
+    query = select(Issue.id).where(Issue.status == I.SENDING.value).order_by(Issue.started_at, Issue.id)
+    if only_issue is not None:
+        query = query.where(Issue.id == only_issue)
+    ids = list(db.session.scalars(query))
+    db.session.commit()
+    return ids
+
+
+def start_due_issues(now) -> int:
+    """Scheduled issues whose time has come start sending (a conditional update: one runner wins each)."""
+    due = db.session.execute(
+        select(Issue.id, Issue.newsletter_id).where(Issue.status == I.SCHEDULED.value, Issue.scheduled_at <= now)
+    ).all()
+    started = 0
+    for issue_id, newsletter_id in due:
+        result = db.session.execute(
+            update(Issue)
+            .where(Issue.id == issue_id, Issue.status == I.SCHEDULED.value)
+            .values(status=I.SENDING.value, started_at=now, updated_at=now,
+                    planned=count_recipients(newsletter_id, now))
+            .execution_options(synchronize_session=False)
+        )
+        started += result.rowcount
+    db.session.commit()
+    return started
+
+
+def settle_cancelled() -> None:
+    """Deliveries still queued for a cancelled issue will not go out."""
+    cancelled = select(Issue.id).where(Issue.status == I.CANCELLED.value).scalar_subquery()
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.issue_id.in_(cancelled), Delivery.status == D.QUEUED.value)
+        .values(status=D.SKIPPED.value, smtp_reply="not sent: the issue was cancelled", lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def finish_if_done(issue_id: int) -> bool:
+    """SENDING -> SENT once every delivery is settled and the list is exhausted."""
+    issue = db.session.get(Issue, issue_id)
+    done = issue is not None and issue.status == I.SENDING and issue.enqueue_done and not unfinished(issue_id)
+    if done:
+        now = utcnow()
+        db.session.execute(
+            update(Issue)
+            .where(Issue.id == issue_id, Issue.status == I.SENDING.value)
+            .values(status=I.SENT.value, finished_at=now, stop_reason=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        settle(issue_id)  # the issue's delivery counts, written once for the statistics pages
+    db.session.commit()
+    return done
+
+
+def pause_by_itself(issue_id: int, reason: str) -> None:
+    """Stop a send that keeps failing and say why (the publisher resumes it)."""
+    log.warning("issue %s paused: %s", issue_id, reason)
+    db.session.execute(
+        update(Issue)
+        .where(Issue.id == issue_id, Issue.status == I.SENDING.value)
+        .values(status=I.PAUSED.value, stop_reason=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def note_waiting(issue_id: int, note: str | None) -> None:
+    """Show (or clear) why a send is waiting, on the issue page."""
+    db.session.execute(
+        update(Issue).where(Issue.id == issue_id).values(stop_reason=note[:500] if note else None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()

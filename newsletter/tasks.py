@@ -1,0 +1,94 @@
+"""Celery: `celery -A newsletter.tasks worker` (add `-B`, or run `celery -A newsletter.tasks beat`, for the
+periodic tick that starts scheduled issues). Tasks are thin: they call the same send path as the embedded
+runner. Any number of workers on any number of machines share the database and the broker; batches are
+claimed with leases, so two workers never send the same delivery.
+"""
+
+import sys
+import time
+
+from celery import Celery
+from celery.signals import worker_process_shutdown
+from dotenv import find_dotenv, load_dotenv
+
+from .config import ConfigError, read_settings
+
+TICK_SECONDS = 5.0
+BATCH_TASK_BUDGET = 10.0
+
+load_dotenv(find_dotenv(usecwd=True))
+try:
+    _settings = read_settings()
+except ConfigError as error:
+    print(f"Configuration error: {error}", file=sys.stderr)
+    sys.exit(1)
+celery = Celery("newsletter", broker=_settings["CELERY_BROKER_URL"] or "redis://127.0.0.1:6379/0")
+celery.conf.update(
+    # Acknowledge after the run, one task in hand per worker: with early acks one worker would take every
+    # queued batch task and leave the others idle. A task redelivered after a crash is harmless (leases).
+    task_acks_late=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    beat_schedule={"tick": {"task": "newsletter.tasks.tick", "schedule": TICK_SECONDS}},
+)
+_process = {}
+
+
+def _app_and_state():
+    """This worker process's app, send state and SMTP transport (one connection reused across tasks)."""
+    if "app" not in _process:
+        from . import create_app
+        from .mail.transport import make_transport
+        from .sending.work import SendState
+
+        app = create_app({"START_SENDER": False})
+        _process.update(app=app, state=SendState(app),
+                        transport=make_transport(app.config, app.instance_path))
+    return _process["app"], _process["state"], _process["transport"]
+
+
+@celery.task(name="newsletter.tasks.tick")
+def tick() -> None:
+    """Send due system mails, start scheduled issues, and hand each sending issue to parallel batch tasks."""
+    from .sending.system_mail import send_due_system_mails
+    from .sending.work import sending_issue_ids, settle_cancelled, start_due_issues
+    from .models import utcnow
+
+    app, _state, transport = _app_and_state()
+    with app.app_context():
+        send_due_system_mails(transport)
+        start_due_issues(utcnow())
+        settle_cancelled()
+        for issue_id in sending_issue_ids():
+            if _claim_dispatch(app, issue_id):
+                for _ in range(app.config["SEND_PARALLEL_TASKS"]):
+                    send_batches.delay(issue_id)
+
+
+@celery.task(name="newsletter.tasks.send_batches")
+def send_batches(issue_id: int) -> int:
+    """Deliver batches of one issue for a while; queue a follow-up while work remains."""
+    from .sending.work import finish_if_done, run_issue_work
+
+    app, state, transport = _app_and_state()
+    with app.app_context():
+        handed = run_issue_work(state, transport, budget=BATCH_TASK_BUDGET, only_issue=issue_id)
+        if not finish_if_done(issue_id) and handed:
+            send_batches.delay(issue_id)
+    return handed
+
+
+def _claim_dispatch(app, issue_id: int) -> bool:
+    """At most one dispatch per issue per few seconds across all tick runners (a Redis key with a TTL)."""
+    import redis
+
+    client = redis.Redis.from_url(app.config["REDIS_URL"] or app.config["CELERY_BROKER_URL"])
+    return bool(client.set(f"newsletter:dispatch:{issue_id}", str(time.time()), nx=True, ex=int(TICK_SECONDS * 2)))
+
+
+@worker_process_shutdown.connect
+def _close_transport(**_kwargs) -> None:
+    transport = _process.get("transport")
+    if transport is not None:
+        transport.close()

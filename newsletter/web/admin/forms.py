@@ -1,0 +1,84 @@
+"""WTForms forms of the publisher and admin pages. Rules of meaning stay in the services."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
+
+from ...accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from ...publishing import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH
+
+CADENCE_CHOICES = [
+    ("weekly", _l("Weekly")),
+    ("fortnightly", _l("Every two weeks")),
+    ("monthly", _l("Monthly")),
+    ("quarterly", _l("Four times a year")),
+    ("irregular", _l("Now and then")),
+]
+LANGUAGE_CHOICES = [("en", "English"), ("fr", "Français")]
+
+
+def single_line(form, field) -> None:
+    """Values that reach mail headers may not hold CR, LF or NUL (header injection)."""
+    if field.data and any(ch in field.data for ch in "\r\n\x00"):
+        raise ValidationError(_l("Write this on one line, without line breaks."))
+
+
+def no_nul(form, field) -> None:
+    """NUL is never text (and PostgreSQL refuses it): a paste from a binary file, not a form error to store."""
+    if field.data and "\x00" in field.data:
+        raise ValidationError(_l("This contains a NUL character: paste it again as plain text."))
+
+
+def address(label, required=True):
+    checks = [DataRequired(_l("Enter an e-mail address."))] if required else [Optional()]
+    return StringField(label, validators=[*checks, single_line, Length(max=254)])
+
+
+class NewsletterForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the newsletter a name.")), single_line,
+                                               Length(max=120)])
+    description = TextAreaField(_l("What it is about"), validators=[Optional(), no_nul, Length(max=5000)])
+    cadence = SelectField(_l("How often you promise to write"), choices=CADENCE_CHOICES, default="monthly")
+    language = SelectField(_l("Language of the mails and public pages"), choices=LANGUAGE_CHOICES, default="en")
+    from_name = StringField(_l("Sender name"), validators=[Optional(), single_line, Length(max=120)])
+    from_email = address(_l("Sender address"))
+    reply_to = address(_l("Replies go to (optional)"), required=False)
+
+
+class NewNewsletterForm(NewsletterForm):
+    slug = StringField(_l("Short name for the address"), validators=[
+        DataRequired(_l("Choose a short name.")),
+        Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+               message=_l("Use lower-case letters, digits and dashes (up to 64), e.g. slow-mornings."))])
+
+
+class IssueForm(FlaskForm):
+    subject = StringField(_l("Subject"), validators=[Optional(), single_line, Length(max=MAX_SUBJECT_LENGTH)])
+    body = TextAreaField(_l("Body (Markdown)"), validators=[
+        Optional(), no_nul, Length(max=MAX_BODY_LENGTH, message=_l("An issue has at most %(max)d characters."))])
+
+
+class SendForm(FlaskForm):
+    acknowledge = BooleanField(_l("I have read the warnings above and want to send anyway"))
+
+
+class ScheduleForm(SendForm):
+    when = DateTimeLocalField(_l("Send on (UTC)"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                              validators=[InputRequired(_l("Choose a date and a time."))])
+
+
+class PublisherForm(FlaskForm):
+    email = address(_l("E-mail address"))
+    password = PasswordField(_l("First password (they can change it)"), validators=[
+        DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)])
+    admin = BooleanField(_l("Admin (sees every newsletter and manages accounts)"))
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    new = PasswordField(_l("New password"), validators=[
+        DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)])
+    repeat = PasswordField(_l("New password, again"), validators=[
+        DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))])

@@ -1,0 +1,116 @@
+"""Sending an issue: to every confirmed reader once, with the headers and footer readers and mailers expect."""
+
+import re
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from newsletter import consent, suppression, tokens
+from newsletter.extensions import db
+from newsletter.models import Issue, Subscriber, Subscription
+from tests.sending_helpers import (
+    confirmed_readers,
+    deliveries,
+    new_issue,
+    received_by,
+    send_to_the_end,
+    start_sending,
+)
+
+
+def subscription_of(email: str) -> Subscription:
+    return db.session.scalar(select(Subscription).join(Subscriber).where(Subscriber.email == email))
+
+
+def test_issue_reaches_every_confirmed_reader_once_and_nobody_else(app, newsletter, smtp):
+    readers = confirmed_readers(newsletter, 12)
+    for email in ("pending1@example.net", "pending2@example.net"):
+        consent.subscribe(newsletter, email, "", ip=None, source="t", wording="w")
+    consent.unsubscribe(subscription_of(readers[0]))
+    consent.pause(subscription_of(readers[1]), 1)
+    suppression.suppress(suppression.hmac_of(readers[2]), "hard_bounce")
+    db.session.commit()
+    issue = new_issue(newsletter)
+    start_sending(issue)
+    send_to_the_end(app, issue.id)
+    expected = set(readers[3:])
+    assert received_by(smtp) == {email: 1 for email in expected}
+    db.session.refresh(issue)
+    assert issue.status == "sent" and issue.finished_at is not None and issue.recipients == len(expected)
+    assert {d.status for d in deliveries(issue.id)} == {"sent"}
+
+
+def test_issue_mail_headers_and_footer(app, newsletter, smtp):
+    [email] = confirmed_readers(newsletter, 1)
+    issue = new_issue(newsletter, subject="Notes d'été — ☀", body="Hello.\n\n" + "word " * 50)
+    start_sending(issue)
+    send_to_the_end(app, issue.id)
+    [received] = smtp.wait_for(1)
+    message = received.message
+    head = received.raw.split(b"\r\n\r\n", 1)[0]
+    assert all(byte < 128 for byte in head)
+    assert message["Subject"] == "Notes d'été — ☀"
+    assert str(message["From"]) == "Maya <maya@example.org>"
+    assert message["Reply-To"].addresses[0].addr_spec == "maya@example.org"
+    assert message["List-Id"].endswith("<slow-mornings.news.example.test>")
+    assert message["List-Archive"] == "<https://news.example.test/n/slow-mornings>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https, mailto = [part.strip(" <>") for part in message["List-Unsubscribe"].split(",")]
+    assert https.startswith("https://news.example.test/unsubscribe/") and mailto.startswith("mailto:")
+    names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if not line[:1].isspace()]
+    assert names.count(b"date") == 1 and names.count(b"message-id") == 1
+    assert re.fullmatch(r"<d\d+\.i\d+\.[0-9a-f]{12}@news\.example\.test>", message["Message-ID"])
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Hello." in text and "confirmed your subscription on" in text and "https://news.example.test/n/x" in text
+    assert "style=" in html and "<style" not in html.split("<body")[1]
+    assert https in text and https in html
+
+
+def test_list_unsubscribe_url_unsubscribes_with_one_click(app, newsletter, smtp):
+    [email] = confirmed_readers(newsletter, 1)
+    issue = new_issue(newsletter)
+    start_sending(issue)
+    send_to_the_end(app, issue.id)
+    message = smtp.wait_for(1)[0].message
+    https = message["List-Unsubscribe"].split(",")[0].strip(" <>")
+    answer = app.test_client(use_cookies=False).post(urlsplit(https).path, data="List-Unsubscribe=One-Click",
+                                                      content_type="application/x-www-form-urlencoded")
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    db.session.expire_all()
+    assert subscription_of(email).status == "unsubscribed"
+
+
+def test_a_5000_character_line_is_wrapped_by_the_transfer_encoding(app, newsletter, smtp):
+    confirmed_readers(newsletter, 1)
+    long_word = "x" * 5000
+    issue = new_issue(newsletter, body=f"Start {long_word} end.")
+    start_sending(issue)
+    send_to_the_end(app, issue.id)
+    received = smtp.wait_for(1)[0]
+    assert max(len(line) for line in received.raw.split(b"\r\n")) <= 998
+    assert long_word in received.message.get_body(("plain",)).get_content()
+    assert long_word in received.message.get_body(("html",)).get_content()
+
+
+def test_each_reader_gets_their_own_links(app, newsletter, smtp):
+    readers = confirmed_readers(newsletter, 3)
+    issue = new_issue(newsletter)
+    start_sending(issue)
+    send_to_the_end(app, issue.id)
+    links = {m.recipients[0]: m.message["List-Unsubscribe"] for m in smtp.wait_for(3)}
+    assert len(set(links.values())) == 3
+    for email, header in links.items():
+        token = header.split(",")[0].strip(" <>").rsplit("/", 1)[1]
+        assert consent.subscription_from_token(tokens.UNSUBSCRIBE, token).subscriber.email == email
+
+
+def test_draft_and_scheduled_issues_are_not_sent(app, newsletter, smtp):
+    confirmed_readers(newsletter, 2)
+    draft = new_issue(newsletter, subject="draft")
+    from tests.sending_helpers import transport_for
+    from newsletter.sending.work import SendState, run_issue_work
+
+    run_issue_work(SendState(app), transport_for(app), budget=1)
+    assert smtp.messages == [] and deliveries(draft.id) == []

@@ -1,0 +1,169 @@
+"""Exactly once across processes: a worker killed mid-send, two workers at once, Celery workers on Redis."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from newsletter.extensions import db
+from newsletter.models import Delivery, Issue
+from tests.conftest import SECRET, create_demo_newsletter
+from tests.sending_helpers import confirmed_readers, new_issue, received_by, start_sending
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def worker_env(app, **extra) -> dict:
+    config = app.config
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "SEND_", "CELERY", "REDIS"))}
+    env.update({
+        "NEWSLETTER_ENV": "testing", "SECRET_KEY": SECRET, "DATABASE_URL": config["DATABASE_URL"],
+        "INSTANCE_PATH": app.instance_path, "BASE_URL": config["BASE_URL"], "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(config["MAIL_PORT"]), "MAIL_TIMEOUT": "1",
+        "SEND_LEASE_SECONDS": "1", "SEND_BATCH_SIZE": "20",
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def start_worker(env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def prepare(app, readers: int, start: bool = True) -> tuple[int, list[str]]:
+    with app.app_context():
+        newsletter = create_demo_newsletter()
+        emails = confirmed_readers(newsletter, readers)
+        issue = new_issue(newsletter)
+        if start:
+            start_sending(issue)
+        return issue.id, emails
+
+
+def start_issue(app, issue_id: int) -> None:
+    with app.app_context():
+        start_sending(db.session.get(Issue, issue_id))
+
+
+def wait_ready(process: subprocess.Popen, marker: str, timeout: float = 60.0) -> None:
+    """Read a worker's log until it says it is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline().decode(errors="replace")
+        if marker in line:
+            threading.Thread(target=process.stderr.read, daemon=True).start()  # keep draining the pipe
+            return
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"the worker did not get ready (exit code {process.poll()})")
+
+
+def wait_until_sent(app, issue_id: int, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.app_context():
+            status = db.session.scalar(select(Issue.status).where(Issue.id == issue_id))
+        if status == "sent":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"issue {issue_id} is {status} after {timeout} s")
+
+
+def delivery_table(app, issue_id: int) -> list[tuple[str, str, str]]:
+    from newsletter.models import Subscriber
+
+    with app.app_context():
+        return db.session.execute(
+            select(Subscriber.email, Delivery.status, Delivery.lease_owner)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.issue_id == issue_id)
+        ).all()
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_worker_killed_mid_send_loses_nobody_and_doubles_nobody(make_app, smtp):
+    app = make_app(START_SENDER=False)
+    issue_id, emails = prepare(app, 120)
+    first = start_worker(worker_env(app, SEND_RATE_PER_SECOND="60"))
+    try:
+        smtp.wait_for(30, timeout=60)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        stop(first)
+    killed_at = len(smtp.messages)
+    second = start_worker(worker_env(app))
+    try:
+        wait_until_sent(app, issue_id)
+    finally:
+        stop(second)
+    got = received_by(smtp)
+    rows = delivery_table(app, issue_id)
+    unknown = [email for email, status, _owner in rows if status == "unknown"]
+    assert all(count == 1 for count in got.values()), "somebody got the issue twice"
+    assert set(got) | set(unknown) == set(emails), "somebody was lost"
+    assert len(unknown) <= 1, f"more than the message in flight is unknown: {unknown}"
+    assert 30 <= killed_at < len(emails) and len({owner for *_x, owner in rows}) == 2
+
+
+def test_two_workers_in_parallel_never_send_one_delivery_twice(make_app, smtp):
+    app = make_app(START_SENDER=False)
+    issue_id, emails = prepare(app, 300, start=False)
+    # Paced per worker so that the send outlasts the 2 s polling interval and both workers take part.
+    workers = [start_worker(worker_env(app, SEND_RATE_PER_SECOND="80")) for _ in range(2)]
+    try:
+        for worker in workers:
+            wait_ready(worker, "Sending in the foreground")
+        start_issue(app, issue_id)
+        wait_until_sent(app, issue_id)
+    finally:
+        for worker in workers:
+            stop(worker)
+    assert received_by(smtp) == {email: 1 for email in emails}
+    owners = {owner for *_x, owner in delivery_table(app, issue_id)}
+    assert len(owners) == 2, "both workers should have sent part of the issue"
+
+
+def test_celery_workers_on_redis_send_every_reader_once(make_app, smtp, redis_url, tmp_path):
+    broker = redis_url.rsplit("/", 1)[0] + "/14"
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+    app = make_app(START_SENDER=False)
+    issue_id, emails = prepare(app, 200, start=False)
+    # Paced (through Redis, across both workers) so that the send lasts long enough for both to take part.
+    env = worker_env(app, CELERY_BROKER_URL=broker, SEND_RATE_PER_SECOND="200", SEND_BATCH_SIZE="10")
+    command = [sys.executable, "-m", "celery", "-A", "newsletter.tasks", "worker", "--pool=solo", "--loglevel=INFO"]
+    workers = [
+        subprocess.Popen(command + ["-B", "--schedule", str(tmp_path / "beat"), "-n", "one@%h"], cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+        subprocess.Popen(command + ["-n", "two@%h"], cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+    ]
+    try:
+        for worker in workers:
+            wait_ready(worker, "ready.")
+        start_issue(app, issue_id)
+        wait_until_sent(app, issue_id)
+    finally:
+        for worker in workers:
+            stop(worker)
+    assert received_by(smtp) == {email: 1 for email in emails}
+    assert len({owner for *_x, owner in delivery_table(app, issue_id)}) == 2
