@@ -155,31 +155,25 @@ def issues_send(issue_id: int, wait: bool):
         click.echo("The web process (or 'flask worker') sends it.", err=True)
 
 
-@issues.command("pause")
-@click.argument("issue_id", type=int)
-@refusals
-def issues_pause(issue_id: int):
-    """Hold a send where it is: nothing more goes out until it is resumed."""
-    publishing.pause(publishing.find_issue(issue_id))
-    click.echo(f"Issue {issue_id} is paused.")
+SEND_CONTROLS = {
+    "pause": (publishing.pause, "Hold a send where it is: nothing more goes out until it is resumed.", "is paused"),
+    "resume": (publishing.resume, "Carry on a paused send.", "is sending again"),
+    "cancel": (publishing.cancel, "Stop a send (or discard a draft) for good; what was not sent will not be.",
+               "is cancelled"),
+}
 
 
-@issues.command("resume")
-@click.argument("issue_id", type=int)
-@refusals
-def issues_resume(issue_id: int):
-    """Carry on a paused send."""
-    publishing.resume(publishing.find_issue(issue_id))
-    click.echo(f"Issue {issue_id} is sending again.")
+def _control_command(name: str, action, help_text: str, outcome: str) -> None:
+    @issues.command(name, help=help_text)
+    @click.argument("issue_id", type=int)
+    @refusals
+    def command(issue_id: int):
+        action(publishing.find_issue(issue_id))
+        click.echo(f"Issue {issue_id} {outcome}.")
 
 
-@issues.command("cancel")
-@click.argument("issue_id", type=int)
-@refusals
-def issues_cancel(issue_id: int):
-    """Stop a send (or discard a draft) for good; what was not sent will not be."""
-    publishing.cancel(publishing.find_issue(issue_id))
-    click.echo(f"Issue {issue_id} is cancelled.")
+for _name, (_action, _help, _outcome) in SEND_CONTROLS.items():
+    _control_command(_name, _action, _help, _outcome)
 
 
 def follow_send(issue_id: int) -> None:
