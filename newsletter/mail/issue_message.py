@@ -87,6 +87,10 @@ class IssueTemplate:
         self.html_pieces = [qp(p) if isinstance(p, str) else p for p in cut(html)]
         self.text_pieces = [qp(p) if isinstance(p, str) else p for p in cut(text)]
         self.head = self._static_headers(issue)
+        part = (f"--{self.boundary}\r\nContent-Type: text/{{}}; charset=\"utf-8\"\r\n"
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+        self.text_part_head, self.html_part_head = part.format("plain").encode(), part.format("html").encode()
+        self.closing = f"--{self.boundary}--\r\n".encode()
         self._dates: dict = {}
 
     def _context(self, issue: Issue, content) -> dict:
@@ -119,13 +123,11 @@ class IssueTemplate:
         values = self._values(reader)
         html_values = [qp(escape(value)) for value in values]
         text_values = [qp(value) for value in values]
-        head = self.head + self._personal_headers(reader, values[0])
-        part = f"--{self.boundary}\r\nContent-Type: text/{{}}; charset=\"utf-8\"\r\n" \
-               "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         return b"".join([
-            head, b"\r\n", part.format("plain").encode(), _join(self.text_pieces, text_values), b"\r\n",
-            part.format("html").encode(), _join(self.html_pieces, html_values), b"\r\n",
-            f"--{self.boundary}--\r\n".encode(),
+            self.head, self._personal_headers(reader, values[0]), b"\r\n",
+            self.text_part_head, _join(self.text_pieces, text_values), b"\r\n",
+            self.html_part_head, _join(self.html_pieces, html_values), b"\r\n",
+            self.closing,
         ])
 
     def _values(self, reader: Reader) -> list[str]:
