@@ -5,7 +5,8 @@ PostgreSQL: BENCH_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:
 dropped and migrated again for each run). SQLite: a new temporary file per run.
 Each run is a child process, so that its peak RSS is its own. Figures include both passes (check, then write).
 Targets (issue #5): >= 20,000 rows/s on SQLite; peak RSS at 1M rows within 50 MB of 100k rows.
-The last line printed is JSON: rows, rows_per_s and peak_rss_mb per database and size.
+The last line printed is JSON: rows, rows_per_s, peak_rss_mb and the machine's load (1-minute average, when
+the run began: on a shared machine, figures are comparable only at similar loads) per database and size.
 """
 
 import argparse
@@ -70,13 +71,14 @@ def run_one(url: str, path: Path, rows: int) -> dict:
             item = newsletters.create_newsletter("bench@example.org", slug="bench", name="Bench",
                                                  from_email="bench@example.org")
             db.session.commit()
+            load = os.getloadavg()[0]
             began = time.perf_counter()
             report = writer.import_subscribers(path, item, file_name=path.name, commit=db.session.commit)
             seconds = time.perf_counter() - began
             db.engine.dispose()
     assert report.imported == rows, f"imported {report.imported} of {rows}"
     return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "load": round(load, 2)}
 
 
 def measure(database: str, path: Path, rows: int, folder: Path) -> dict:
@@ -134,7 +136,7 @@ def main() -> None:
             for run in results[database]:
                 print(f"{database:<10} {run['rows']:>9,} rows  {run['rows_per_s']:>8,} rows/s "
                       f"({run['rows_per_s'] / LISTMONK_ROWS_PER_S:.1f}x listmonk's ~10k)  "
-                      f"peak RSS {run['peak_rss_mb']} MB")
+                      f"peak RSS {run['peak_rss_mb']} MB  (load {run['load']:.2f})")
     print(json.dumps(results))
 
 

@@ -375,6 +375,33 @@ def test_crash_mid_import_leaves_whole_batches_and_rerun_is_harmless(app, newsle
     assert table_counts()["Subscription"] == table_counts()["SubscriptionEvent"] == 10
 
 
+def test_file_edited_between_the_passes_imports_what_was_checked(app, newsletter, tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_ROWS", 4)
+    path = generated_file(tmp_path / "many.csv", [f"r{n}@example.org" for n in range(10)])
+    read_spool = writer.Spool.batches
+
+    def edit_file_then_read_spool(spool):
+        # Pass 2 reads the rows pass 1 kept, never the file again: a file now refused changes nothing.
+        path.write_text("email,phone\nsomeone@example.org,+33 6 12 34 56 78\n", encoding="utf-8")
+        yield from read_spool(spool)
+
+    monkeypatch.setattr(writer.Spool, "batches", edit_file_then_read_spool)
+    report = writer.import_subscribers(path, newsletter, file_name="many.csv", commit=db.session.commit)
+    assert (report.rows_read, report.imported) == (10, 10)
+    assert table_counts()["Subscription"] == table_counts()["SubscriptionEvent"] == 10
+
+
+def test_file_refused_at_its_last_line_stores_nothing_even_across_batches(cli, newsletter, tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_ROWS", 4)
+    path = generated_file(tmp_path / "many.csv", [f"r{n}@example.org" for n in range(10)])
+    with path.open("a", encoding="utf-8") as out:
+        out.write("last@example.org,+33 6 12 34 56 78,2024-01-01T10:00:00+00:00,2024-01-01T10:05:00+00:00,form,,\n")
+    before = table_counts()
+    result = import_file(cli, path)
+    assert result.exit_code == 1 and "phone" in result.stderr
+    assert table_counts() == before
+
+
 # --- properties ----------------------------------------------------------------------------------------------------
 
 SMALL = settings(max_examples=40, deadline=None,

@@ -18,6 +18,7 @@ from ..models import UTCDateTime
 from ..sending.ledger import FastStatement
 
 SQLITE_CACHE_KIB = 32 * 1024  # page cache of the import's connection: flat memory whatever the file's size
+SQLITE_CHECKPOINT_PAGES = 32_000  # WAL pages between checkpoints (default 1,000): the WAL file grows to 128 MB
 
 
 class BulkInsert(FastStatement):
@@ -81,32 +82,40 @@ class ImportTuning:
 
     def __init__(self) -> None:
         self.dialect = db.session.get_bind().dialect.name
-        self._cache_sizes: dict[sqlite3.Connection, int] = {}
-        self._counted = self._rows_counted() if self.dialect == "postgresql" else 0  # rows the statistics know
+        self._sqlite_settings: dict[sqlite3.Connection, tuple[int, int]] = {}
+        self._counted: float | None = None  # rows the statistics know of; read before the first batch
         self._written_when_counted = 0
 
     def __enter__(self) -> "ImportTuning":
         return self
 
     def __exit__(self, *exc) -> None:
-        for connection, size in self._cache_sizes.items():
+        for connection, (cache_size, checkpoint) in self._sqlite_settings.items():
             with contextlib.suppress(sqlite3.ProgrammingError):  # closed meanwhile: nothing left to restore
-                connection.execute(f"PRAGMA cache_size = {size}")
+                connection.execute(f"PRAGMA cache_size = {cache_size}")
+                connection.execute(f"PRAGMA wal_autocheckpoint = {checkpoint}")
 
     def prepare(self, written: int) -> None:
         """Before a batch, with the number of rows this import has written so far."""
         if self.dialect == "sqlite":
-            self._enlarge_page_cache()
-        elif self.dialect == "postgresql" and written - self._written_when_counted > self._counted:
-            self._analyze(written)
+            self._tune_sqlite()
+        elif self.dialect == "postgresql":
+            if self._counted is None:
+                self._counted = self._rows_counted()
+            if written - self._written_when_counted > self._counted:
+                self._analyze(written)
 
-    def _enlarge_page_cache(self) -> None:
+    def _tune_sqlite(self) -> None:
         # SQLite's default 2 MB cache cannot hold one batch's changes to the unique indexes of subscribers once
         # they pass a few hundred thousand rows: it writes them out and reads them again within the batch.
+        # And each batch changes thousands of pages, so each commit would copy them all back into the database
+        # (and fsync it); checkpoints every few batches copy a page changed by several of them only once.
         connection = db.session.connection().connection.driver_connection
-        if connection not in self._cache_sizes:  # once per pooled connection; given back on __exit__
-            self._cache_sizes[connection] = connection.execute("PRAGMA cache_size").fetchone()[0]
+        if connection not in self._sqlite_settings:  # once per pooled connection; given back on __exit__
+            self._sqlite_settings[connection] = (connection.execute("PRAGMA cache_size").fetchone()[0],
+                                                 connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
             connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+            connection.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
 
     def _analyze(self, written: int) -> None:
         # PostgreSQL plans the lookups by newsletter from table statistics, and tables an import fills from

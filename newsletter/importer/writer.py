@@ -85,12 +85,12 @@ def check_subscribers(source: Source, newsletter: Newsletter, *, file_name: str,
                       strict: bool = False, dry_run: bool = False) -> ImportReport:
     """Pass 1: read the whole file, raising FileRefused or (strict) RowsRefused; dry_run also counts outcomes."""
     def count_outcomes(report: ImportReport, batch: list[ConsentedRow]) -> None:
-        if dry_run:  # read-only lookups: who would be imported, skipped or left unchanged
-            facts = known.look_up(newsletter.id, [row.email for row in batch])
-            for row in batch:
-                count(report, facts.outcome(row.email))
+        facts = known.look_up(newsletter.id, [row.email for row in batch])  # read-only
+        for row in batch:
+            count(report, facts.outcome(row.email))
 
-    return _check_subscribers(source, newsletter, file_name, now or utcnow(), strict, dry_run, count_outcomes)
+    on_batch = count_outcomes if dry_run else _only_read
+    return _check_subscribers(source, newsletter, file_name, now or utcnow(), strict, dry_run, on_batch)
 
 
 def import_subscribers(source: Source, newsletter: Newsletter, *, file_name: str, commit: Commit,
@@ -153,12 +153,11 @@ def check_suppressions(source: Source, newsletter_id: int | None, *, file_name: 
                        dry_run: bool = False) -> ImportReport:
     """Pass 1 of a suppression list (newsletter_id None: instance-wide): refusals before anything is written."""
     def count_outcomes(report: ImportReport, batch: list[str]) -> None:
-        if dry_run:
-            already = len(known.suppressed_among(newsletter_id, suppression.hmacs_of(batch)))
-            report.already += already
-            report.imported += len(batch) - already
+        already = len(known.suppressed_among(newsletter_id, suppression.hmacs_of(batch)))
+        report.already += already
+        report.imported += len(batch) - already
 
-    return _check_suppressions(source, file_name, strict, dry_run, count_outcomes)
+    return _check_suppressions(source, file_name, strict, dry_run, count_outcomes if dry_run else _only_read)
 
 
 def import_suppressions(source: Source, newsletter_id: int | None, *, file_name: str, commit: Commit,
@@ -209,6 +208,10 @@ def _suppress_batch(report: ImportReport, newsletter_id: int | None, batch: list
 
 
 # --- shared ---------------------------------------------------------------------------------------------------
+
+
+def _only_read(report: ImportReport, batch: list) -> None:
+    """Pass 1 of a check that is not a dry run: the rows are counted as they are read, nothing more."""
 
 
 def _batches(items: Iterable) -> Iterator[list]:
