@@ -1,8 +1,8 @@
 """Import speed and memory: generated consented files of 100k and 1M rows into SQLite and PostgreSQL.
 
 Usage: python bench/import.py [--rows 100000,1000000] [--databases sqlite,postgresql]
-PostgreSQL: BENCH_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/test_d (its public schema is
-dropped and migrated again for each run). SQLite: a new temporary file per run.
+PostgreSQL: BENCH_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/newsletter_bench (created
+if missing; its public schema is dropped and migrated again for each run). SQLite: a new temporary file per run.
 Each run is a child process, so that its peak RSS is its own. Figures include both passes (check, then write).
 Targets (issue #5): >= 20,000 rows/s on SQLite; peak RSS at 1M rows within 50 MB of 100k rows.
 The last line printed is JSON: rows, rows_per_s, peak_rss_mb and the machine's load (1-minute average, when
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-POSTGRES_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_d")
+POSTGRES_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/newsletter_bench")
 LISTMONK_ROWS_PER_S = 10_000  # listmonk's maintainer on its importer; the reference quoted in issue #5
 DOMAINS = ("example.org", "example.com", "example.net", "mail.example.org", "news.example.com")
 
@@ -96,10 +96,18 @@ def measure(database: str, path: Path, rows: int, folder: Path) -> dict:
 
 
 def postgres_reachable() -> str | None:
-    """None if PostgreSQL answers, else why not."""
+    """None if PostgreSQL answers (the benchmark's database created if missing), else why not."""
     from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
     try:
+        target = make_url(POSTGRES_URL)
+        server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with server.connect() as connection:
+            if not connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                      {"name": target.database}).first():
+                connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+        server.dispose()
         engine = create_engine(POSTGRES_URL)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -152,6 +152,7 @@ SETTINGS = (
     Setting("DKIM_DOMAIN", "", parse_text),
     Setting("SEND_BATCH_SIZE", "200", parse_int(1, 10000)),
     Setting("SEND_LEASE_SECONDS", "300", parse_int(1, 86400)),
+    Setting("SEND_WINDOW", "16", parse_int(1, 1000)),
     Setting("SEND_RETRY_BASE_SECONDS", "30", parse_rate),
     Setting("SEND_MAX_ATTEMPTS", "8", parse_int(1, 50)),
     Setting("SEND_MAX_CONSECUTIVE_FAILURES", "50", parse_int(1, 100000)),

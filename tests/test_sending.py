@@ -3,11 +3,14 @@
 import re
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from newsletter import consent, suppression, tokens
 from newsletter.extensions import db
-from newsletter.models import Issue, Subscriber, Subscription
+from newsletter.models import Subscriber, Subscription
+from newsletter.sending.deliver import window_size
+from tests.conftest import create_demo_newsletter
 from tests.sending_helpers import (
     confirmed_readers,
     deliveries,
@@ -114,3 +117,27 @@ def test_draft_and_scheduled_issues_are_not_sent(app, newsletter, smtp):
 
     run_issue_work(SendState(app), transport_for(app), budget=1)
     assert smtp.messages == [] and deliveries(draft.id) == []
+
+
+@pytest.mark.parametrize("window, rate, expected", [
+    (16, 0.0, 16),  # unpaced: the setting
+    (16, 1000.0, 16),  # a tenth of a second at 1,000/s is more than the setting
+    (16, 60.0, 6),  # paced: a tenth of a second's messages
+    (16, 0.5, 1),  # never less than one
+    (1, 0.0, 1),
+])
+def test_window_is_the_setting_or_a_tenth_of_a_second_of_a_paced_send(window, rate, expected):
+    assert window_size({"SEND_WINDOW": window, "SEND_RATE_PER_SECOND": rate}) == expected
+
+
+def test_every_window_size_reaches_everyone_once(make_app, smtp):
+    # 7 readers in windows of 3: two whole windows and a last one of one.
+    app = make_app(START_SENDER=False, SEND_WINDOW=3)
+    with app.app_context():
+        newsletter = create_demo_newsletter()
+        readers = confirmed_readers(newsletter, 7)
+        issue = new_issue(newsletter)
+        start_sending(issue)
+        send_to_the_end(app, issue.id)
+        assert received_by(smtp) == {email: 1 for email in readers}
+        assert [(d.status, d.attempts) for d in deliveries(issue.id)] == [("sent", 1)] * 7

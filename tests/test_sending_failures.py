@@ -187,6 +187,8 @@ def test_pause_stops_before_the_next_message_and_resume_finishes_without_doubles
     db.session.commit()
     send_to_the_end(fast_retry_app, issue_id)
     assert received_by(smtp) == {email: 1 for email in readers}
+    # Rows marked SENDING in the window but never handed over went back uncounted.
+    assert [d.attempts for d in deliveries(issue_id)] == [1] * 10
 
 
 def test_cancel_skips_what_is_left(fast_retry_app, smtp):

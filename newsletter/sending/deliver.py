@@ -1,6 +1,8 @@
-"""Deliver one claimed batch: per reader, mark, personalise, hand over, record. The same code for every runner."""
+"""Deliver one claimed batch, a window at a time: mark the window, then per reader re-check, personalise, hand
+over, record. The same code for every runner."""
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -40,11 +42,21 @@ class Policy:
     max_attempts: int
     max_failures: int
     secret: str
+    window: int = 1
 
     @classmethod
     def from_config(cls, config: dict) -> "Policy":
         return cls(config["SEND_RETRY_BASE_SECONDS"], config["SEND_MAX_ATTEMPTS"],
-                   config["SEND_MAX_CONSECUTIVE_FAILURES"], config["SECRET_KEY"])
+                   config["SEND_MAX_CONSECUTIVE_FAILURES"], config["SECRET_KEY"], window_size(config))
+
+
+def window_size(config: dict) -> int:
+    """Messages marked SENDING at a time: SEND_WINDOW, or a tenth of a second's worth when the rate is capped
+    (a paced send gains nothing from a larger window, and a crash would cost more readers)."""
+    rate = config["SEND_RATE_PER_SECOND"]
+    if rate > 0:
+        return max(1, min(config["SEND_WINDOW"], math.ceil(rate / 10)))
+    return config["SEND_WINDOW"]
 
 
 def reader_of(claimed: ClaimedReader, secret: str) -> Reader:
@@ -61,26 +73,54 @@ def reader_of(claimed: ClaimedReader, secret: str) -> Reader:
 
 def deliver_batch(template: IssueTemplate, readers: list[ClaimedReader], ledger: HotLedger, transport: Transport,
                   pacer, signer, policy: Policy, streak: int = 0) -> BatchOutcome:
-    """Send a claimed batch in order; stop early when the server is down or refusals pile up."""
+    """Send a claimed batch in order; stop early when the issue stops, the server is down or refusals pile up."""
     outcome = BatchOutcome(failure_streak=streak)
-    for index, claimed in enumerate(readers):
-        pacer.wait()
-        started = ledger.start(claimed.delivery_id)
-        if started is not Start.STARTED:
-            if started is Start.SKIPPED:
-                outcome.skipped += 1
-                continue
-            outcome.halted = True
-            outcome.unstarted = [c.delivery_id for c in readers[index:]]
+    for first in range(0, len(readers), policy.window):
+        window = readers[first:first + policy.window]
+        if not _deliver_window(template, window, ledger, transport, pacer, signer, policy, outcome):
+            outcome.unstarted += [c.delivery_id for c in readers[first + len(window):]]
             break
+    ledger.flush()
+    return outcome
+
+
+def _deliver_window(template, window, ledger, transport, pacer, signer, policy, outcome) -> bool:
+    """Mark a window SENDING, then hand its messages over one by one; False when the batch must stop."""
+    pacer.wait()  # the first message's turn: its check is the window's own
+    opened = ledger.open_window([c.delivery_id for c in window])
+    outcome.skipped += len(opened.skipped)
+    started = [c for c in window if c.delivery_id in opened.started]
+    if opened.halted:  # the issue stopped, or rows were taken over: hand nothing over
+        _give_back(started, ledger, outcome)
+        outcome.unstarted += [c.delivery_id for c in window
+                              if c.delivery_id not in opened.started and c.delivery_id not in opened.skipped]
+        outcome.halted = True
+        return False
+    for index, claimed in enumerate(started):
+        if index:
+            pacer.wait()
+        due = ledger.still_due(claimed.delivery_id) if index else Start.STARTED  # the first: checked just now
+        if due is Start.SKIPPED:
+            outcome.skipped += 1
+            continue
+        if due is Start.HALTED:
+            _give_back(started[index:], ledger, outcome)
+            outcome.halted = True
+            return False
         raw = template.message_for(reader_of(claimed, policy.secret))
         if signer is not None:
             raw = signer.sign(raw)
         if not _hand_over(template, claimed, raw, ledger, transport, policy, outcome):
-            outcome.unstarted = [c.delivery_id for c in readers[index + 1:]]
-            break
-    ledger.flush()
-    return outcome
+            _give_back(started[index + 1:], ledger, outcome)
+            return False
+    return True
+
+
+def _give_back(readers: list[ClaimedReader], ledger: HotLedger, outcome: BatchOutcome) -> None:
+    """Rows marked SENDING whose message never went: QUEUED again, to be released with the batch's rest."""
+    ids = [c.delivery_id for c in readers]
+    ledger.abandon(ids)
+    outcome.unstarted += ids
 
 
 def _hand_over(template, claimed, raw, ledger, transport, policy, outcome) -> bool:

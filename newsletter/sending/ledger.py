@@ -3,15 +3,32 @@ one moves QUEUED -> SENDING -> SENT (or FAILED, UNKNOWN, back to QUEUED for a re
 
 Exactly once, the argument: a delivery is marked SENDING, and that mark committed, before its message goes to
 the SMTP server; only the lease holder can mark it; a row left in SENDING by a crash becomes UNKNOWN and is
-never sent again. So a crash costs at most the message in flight (recorded UNKNOWN), never a duplicate, and a
-QUEUED row whose worker died is claimed again when its lease runs out.
+never sent again. Rows are marked a window at a time (SEND_WINDOW, default 16), so a crash costs at most one
+window of messages (recorded UNKNOWN: maybe sent, maybe not), never a duplicate, and a QUEUED row whose worker
+died is claimed again when its lease runs out.
 """
 
+import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import Boolean, Integer, and_, bindparam, case, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -150,62 +167,107 @@ class Start(Enum):
     HALTED = "halted"  # the issue is no longer sending, or another worker holds the row
 
 
-class HotLedger:
-    """Per-message marks with one statement per message, compiled once and run on the DB-API cursor.
+@dataclass
+class Window:
+    """What opening a window did to its rows."""
 
-    Building and executing SQL through the ORM per message costs more than sending the message, so the hot
-    statement is compiled once (FastStatement). It marks the previous message SENT and the next one SENDING
-    in one autocommitted statement, which re-checks that the reader still receives mail and that the issue is
-    still sending: an unsubscribe or a pause takes effect before the next message.
+    started: set[int]  # marked SENDING
+    skipped: set[int]  # the reader no longer receives mail: marked SKIPPED
+    halted: bool  # some rows could not start: the issue stopped sending, or another worker holds them
+
+
+class HotLedger:
+    """The marks of the send path, written a window of messages at a time.
+
+    Opening a window marks its rows SENDING (and the previous window's handed-over messages SENT) in one
+    transaction, re-checking that each reader still receives mail and that the issue is still sending. Before
+    each message goes, a read re-checks the same, so an unsubscribe, a suppression or a pause takes effect
+    before the next message, as with a mark per message. Writing one transaction per window instead of per
+    message is what lets the send path keep up with the SMTP server; the price is that a crash leaves up to
+    one window of rows SENDING, recorded UNKNOWN.
+
+    Every statement is a FastStatement (compiled once, run on the DB-API cursor): SQLAlchemy's per-call work
+    costs more than the statements. On PostgreSQL the connection is in autocommit, so that the read before each
+    message is one round trip, and opening a window is one statement (data-modifying CTEs).
     """
 
-    def __init__(self, connection: Connection, owner: str):
+    def __init__(self, connection: Connection, owner: str, issue_id: int):
         self.connection = connection
-        self.owner = owner
+        self.cursor = connection.connection.driver_connection.cursor()
         self.postgres = connection.dialect.name == "postgresql"
-        self.sent: int | None = None  # the last message handed over, not yet marked SENT
+        self.ours = dict(owner=owner, sending_issue=issue_id)
+        self.sent: list[int] = []  # handed over, not yet marked SENT
         self.statements = _statements(connection.dialect)
 
-    def start(self, delivery_id: int) -> "Start":
-        """Mark SENDING (and the previous message SENT), or say why not."""
+    def open_window(self, delivery_ids: list[int]) -> Window:
+        """Mark the window's rows SENDING, or SKIPPED for readers who no longer receive mail."""
+        now, ids = utcnow(), self._ids(delivery_ids)
+        if self.postgres:
+            rows = self._run("window", ids=ids, sent_ids=self._ids(self.sent), now=now)
+        else:
+            with self._transaction():
+                self._run("sent", ids=self._ids(self.sent), now=now)
+                rows = self._run("start", ids=ids, now=now) + self._run("skip", ids=ids, now=now)
+        self.sent = []
+        started = {delivery_id for delivery_id, kind in rows if kind == D.SENDING.value}
+        skipped = {delivery_id for delivery_id, kind in rows if kind == D.SKIPPED.value}
+        return Window(started, skipped, halted=len(started) + len(skipped) < len(delivery_ids))
+
+    def still_due(self, delivery_id: int) -> Start:
+        """Just before a SENDING row's message goes: may it still go? SKIPPED and HALTED are written."""
         now = utcnow()
-        marked = self.statements["step"].run(self.connection, next_id=delivery_id, prev_id=self.sent or 0,
-                                              owner=self.owner, now=now)
-        self.sent = None
-        if delivery_id in marked:
+        if self._run("due", delivery_id=delivery_id, now=now):
             return Start.STARTED
-        with self._transaction():
-            skipped = self.connection.execute(self.statements["skip"],
-                                              dict(delivery_id=delivery_id, owner=self.owner, now=now)).rowcount
-        return Start.SKIPPED if skipped == 1 else Start.HALTED
+        dropped = self._run("drop", delivery_id=delivery_id, now=now)
+        return Start.SKIPPED if dropped else Start.HALTED
+
+    def abandon(self, delivery_ids: list[int]) -> None:
+        """SENDING rows whose message was never handed over go back to QUEUED, the attempt uncounted."""
+        if delivery_ids:
+            with self._transaction():
+                self._write_sent()
+                self._run("abandon", ids=self._ids(delivery_ids), now=utcnow())
 
     def sent_ok(self, delivery_id: int) -> None:
-        """Remember a SENT mark; written with the next start() or flush()."""
-        self.flush()
-        self.sent = delivery_id
+        """Remember a SENT mark; written when the next window opens, or by flush()."""
+        self.sent.append(delivery_id)
 
     def flush(self) -> None:
-        """Write the pending SENT mark now."""
-        if self.sent is not None:
-            with self._transaction():
-                self.connection.execute(self.statements["sent"], dict(sent_id=self.sent, owner=self.owner,
-                                                                       now=utcnow()))
-            self.sent = None
+        """Write the pending SENT marks now."""
+        self._write_sent()
 
     def finish(self, delivery_id: int, status: D, code: int | None, reply: str,
                retry_at: datetime | None = None, count_attempt: bool = True) -> None:
         """Record a failure, a retry (back to QUEUED at retry_at) or an UNKNOWN, for a SENDING row."""
-        self.flush()
         now = utcnow()
-        params = dict(delivery_id=delivery_id, owner=self.owner, now=now, status=status.value, code=code,
+        with self._transaction():
+            self._write_sent()
+            self._run("finish", delivery_id=delivery_id, now=now, status=status.value, code=code,
                       reply=reply[:1000], retry_at=retry_at or now, uncount=0 if count_attempt else 1,
                       keep_lease=status != D.QUEUED)
-        with self._transaction():
-            self.connection.execute(self.statements["finish"], params)
 
+    def _write_sent(self) -> None:
+        if self.sent:
+            self._run("sent", ids=self._ids(self.sent), now=utcnow())
+            self.sent = []
+
+    def _run(self, name: str, **values) -> list:
+        return self.statements[name].rows(self.cursor, **self.ours, **values)
+
+    def _ids(self, delivery_ids: list[int]):
+        # A list of ids is one parameter, so that each statement's SQL never changes: an array on PostgreSQL,
+        # JSON read by json_each() on SQLite.
+        return list(delivery_ids) if self.postgres else json.dumps(delivery_ids)
+
+    @contextmanager
     def _transaction(self):
-        # PostgreSQL runs in autocommit (each statement is its own transaction); SQLite needs BEGIN IMMEDIATE.
-        return _NoTransaction() if self.postgres else self.connection.begin()
+        self.cursor.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.cursor.execute("ROLLBACK")
+            raise
+        self.cursor.execute("COMMIT")
 
 
 class FastStatement:
@@ -227,18 +289,24 @@ class FastStatement:
 
     def run(self, connection: Connection, **values) -> list:
         """Execute in autocommit; return the first column of the returned rows."""
-        params = dict(self.defaults)
-        for name, value in values.items():
-            process = self.processors.get(name)
-            params[name] = process(value) if process is not None and value is not None else value
-        if self.order is not None:
-            params = tuple(params[name] for name in self.order)
         cursor = connection.connection.driver_connection.cursor()
         try:
-            cursor.execute(self.sql, params)
-            return [row[0] for row in cursor.fetchall()]
+            return [row[0] for row in self.rows(cursor, **values)]
         finally:
             cursor.close()
+
+    def rows(self, cursor, **values) -> list[tuple]:
+        """Execute on a DB-API cursor; the returned rows ([] for a statement that returns none). Values the
+        statement has no parameter for are ignored."""
+        params = dict(self.defaults)
+        for name, value in values.items():
+            if name in params:
+                process = self.processors.get(name)
+                params[name] = process(value) if process is not None and value is not None else value
+        if self.order is not None:
+            params = tuple(params[name] for name in self.order)
+        cursor.execute(self.sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 _STATEMENTS: dict[str, dict] = {}
@@ -254,54 +322,61 @@ def _statements(dialect) -> dict:
 def _build_statements(dialect) -> dict:
     now = bindparam("now", type_=UTCDateTime())
     ours = Delivery.lease_owner == bindparam("owner")
-    this_queued = and_(Delivery.id == bindparam("delivery_id"), Delivery.status == D.QUEUED.value, ours)
-    is_next = Delivery.id == bindparam("next_id")
-    step = (
-        update(Delivery)
-        .where(ours, or_(
-            and_(is_next, Delivery.status == D.QUEUED.value, receives_mail(Delivery.subscription_id, now),
-                 _issue_is_sending()),
-            and_(Delivery.id == bindparam("prev_id"), Delivery.status == D.SENDING.value),
-        ))
-        .values(
-            status=case((is_next, D.SENDING.value), else_=D.SENT.value),
-            attempts=case((is_next, Delivery.attempts + 1), else_=Delivery.attempts),
-            sent_at=case((is_next, Delivery.sent_at), else_=now),
-            smtp_code=case((is_next, Delivery.smtp_code), else_=250),
-            lease_until=case((is_next, Delivery.lease_until), else_=None),
-            updated_at=now,
+    this_one = Delivery.id == bindparam("delivery_id")
+    eligible = and_(receives_mail(Delivery.subscription_id, now), _issue_is_sending())
+    ineligible = and_(~receives_mail(Delivery.subscription_id, now), _issue_is_sending())
+    left = "not sent: the reader left, paused or was suppressed before their turn"
+    start = (update(Delivery).where(_among(dialect, "ids"), Delivery.status == D.QUEUED.value, ours, eligible)
+             .values(status=D.SENDING.value, attempts=Delivery.attempts + 1, updated_at=now)
+             .returning(Delivery.id, Delivery.status))
+    skip = (update(Delivery).where(_among(dialect, "ids"), Delivery.status == D.QUEUED.value, ours, ineligible)
+            .values(status=D.SKIPPED.value, lease_until=None, updated_at=now, smtp_reply=left)
+            .returning(Delivery.id, Delivery.status))
+
+    def sent(ids: str):
+        return (update(Delivery).where(_among(dialect, ids), Delivery.status == D.SENDING.value, ours)
+                .values(status=D.SENT.value, sent_at=now, smtp_code=250, lease_until=None, updated_at=now))
+
+    statements = dict(
+        start=start,
+        skip=skip,
+        sent=sent("ids"),
+        due=select(Delivery.id).where(this_one, eligible),
+        drop=(update(Delivery).where(this_one, Delivery.status == D.SENDING.value, ours, ineligible)
+              .values(status=D.SKIPPED.value, attempts=Delivery.attempts - 1, lease_until=None, updated_at=now,
+                      smtp_reply=left)
+              .returning(Delivery.id)),
+        abandon=(update(Delivery).where(_among(dialect, "ids"), Delivery.status == D.SENDING.value, ours)
+                 .values(status=D.QUEUED.value, attempts=Delivery.attempts - 1, updated_at=now)),
+        finish=(update(Delivery).where(this_one, Delivery.status == D.SENDING.value, ours)
+                .values(status=bindparam("status"), smtp_code=bindparam("code"), smtp_reply=bindparam("reply"),
+                        updated_at=now, next_attempt_at=bindparam("retry_at", type_=UTCDateTime()),
+                        attempts=Delivery.attempts - bindparam("uncount", type_=Integer()),
+                        lease_until=case((bindparam("keep_lease", type_=Boolean()), Delivery.lease_until),
+                                         else_=None))),
+    )
+    if dialect.name == "postgresql":
+        # One round trip and one transaction per window: the previous window's SENT marks, then this one's
+        # SENDING or SKIPPED marks (disjoint rows; all three see the same snapshot).
+        started, skipped = start.cte("started"), skip.cte("skipped")
+        statements["window"] = (
+            select(started.c.id, started.c.status)
+            .union_all(select(skipped.c.id, skipped.c.status))
+            .add_cte(sent("sent_ids").returning(Delivery.id).cte("sent"))
         )
-        .returning(Delivery.id)
-    )
-    sent = (
-        update(Delivery)
-        .where(Delivery.id == bindparam("sent_id"), Delivery.status == D.SENDING.value, ours)
-        .values(status=D.SENT.value, sent_at=now, smtp_code=250, lease_until=None, updated_at=now)
-    )
-    skip = (
-        update(Delivery)
-        .where(this_queued, ~receives_mail(Delivery.subscription_id, now), _issue_is_sending())
-        .values(status=D.SKIPPED.value, lease_until=None, updated_at=now,
-                smtp_reply="not sent: the reader left, paused or was suppressed before their turn")
-    )
-    finish = (
-        update(Delivery)
-        .where(Delivery.id == bindparam("delivery_id"), Delivery.status == D.SENDING.value, ours)
-        .values(status=bindparam("status"), smtp_code=bindparam("code"), smtp_reply=bindparam("reply"),
-                updated_at=now, next_attempt_at=bindparam("retry_at", type_=UTCDateTime()),
-                attempts=Delivery.attempts - bindparam("uncount", type_=Integer()),
-                lease_until=case((bindparam("keep_lease", type_=Boolean()), Delivery.lease_until), else_=None))
-    )
-    return dict(step=FastStatement(step, dialect), sent=sent, skip=skip, finish=finish)
+    return {name: FastStatement(statement, dialect) for name, statement in statements.items()}
 
 
-class _NoTransaction:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+def _among(dialect, name: str):
+    """Delivery.id is one of a list given as one parameter (see HotLedger._ids)."""
+    if dialect.name == "postgresql":
+        return Delivery.id == any_(bindparam(name, type_=postgresql.ARRAY(BigInteger())))
+    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
+    return Delivery.id.in_(select(each.c.value))
 
 
 def _issue_is_sending():
-    return exists().where(and_(Issue.id == Delivery.issue_id, Issue.status == IssueStatus.SENDING.value))
+    # Not correlated with the delivery row: PostgreSQL evaluates it once per statement, instead of turning it
+    # into a join that starts from the issue and walks all of its queued deliveries (which, with statistics
+    # taken before the send filled the table, it believes to be few).
+    return exists().where(Issue.id == bindparam("sending_issue"), Issue.status == IssueStatus.SENDING.value)

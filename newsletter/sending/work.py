@@ -105,7 +105,7 @@ def _deliver(state: SendState, transport, template, issue_id: int, claimed: list
     with db.engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        ledger = HotLedger(connection, state.owner)
+        ledger = HotLedger(connection, state.owner, issue_id)
         return deliver_batch(template, readers, ledger, transport, state.pacer, state.signer, state.policy,
                              state.streaks.get(issue_id, 0))
 
