@@ -141,3 +141,42 @@ def test_every_window_size_reaches_everyone_once(make_app, smtp):
         send_to_the_end(app, issue.id)
         assert received_by(smtp) == {email: 1 for email in readers}
         assert [(d.status, d.attempts) for d in deliveries(issue.id)] == [("sent", 1)] * 7
+
+
+def test_pages_of_deliveries_are_created_ahead_and_reach_everyone_once(app, newsletter, smtp, monkeypatch):
+    from newsletter.sending import work
+
+    # Pages of 10 and batches of 3: the next page is made while 3 batches' worth still wait in the queue.
+    monkeypatch.setattr(work, "ENQUEUE_PAGE", 10)
+    app.config["SEND_BATCH_SIZE"] = 3
+    readers = confirmed_readers(newsletter, 25)
+    issue = new_issue(newsletter)
+    start_sending(issue)
+    queued_when_enqueued = []
+    enqueue = work.enqueue_page
+
+    def watched_enqueue(issue_id, size):
+        queued_when_enqueued.append(sum(d.status == "queued" for d in deliveries(issue_id)))
+        return enqueue(issue_id, size)
+
+    monkeypatch.setattr(work, "enqueue_page", watched_enqueue)
+    send_to_the_end(app, issue.id)
+    assert received_by(smtp) == {email: 1 for email in readers}
+    assert queued_when_enqueued[0] == 0 and any(queued for queued in queued_when_enqueued[1:])
+
+
+def test_a_worker_never_waits_while_another_creates_a_page(app, newsletter):
+    from sqlalchemy import text
+
+    from newsletter.sending.ledger import enqueue_page
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite takes the whole database's write lock instead (BEGIN IMMEDIATE)")
+    confirmed_readers(newsletter, 3)
+    issue = new_issue(newsletter)
+    start_sending(issue)
+    with db.engine.connect() as other:  # another worker, in the middle of creating a page
+        other.execute(text("SELECT id FROM issues WHERE id = :id FOR UPDATE"), {"id": issue.id})
+        assert enqueue_page(issue.id, 10) is None
+        other.rollback()
+    assert enqueue_page(issue.id, 10) == 3

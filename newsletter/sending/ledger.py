@@ -53,10 +53,16 @@ class ClaimedReader:
     attempts: int
 
 
-def enqueue_page(issue_id: int, size: int) -> int:
-    """Create deliveries for the next page of eligible readers (one INSERT ... SELECT); return how many."""
+def enqueue_page(issue_id: int, size: int) -> int | None:
+    """Create deliveries for the next page of eligible readers (one INSERT ... SELECT); return how many, or None
+    when another worker is doing it right now (it holds the issue's row: nobody waits for it)."""
     now = utcnow()
-    issue = db.session.execute(select(Issue).where(Issue.id == issue_id).with_for_update()).scalar_one()
+    issue = db.session.execute(
+        select(Issue).where(Issue.id == issue_id).with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    if issue is None:
+        db.session.commit()
+        return None
     if issue.enqueue_done or issue.status != IssueStatus.SENDING:
         db.session.commit()
         return 0
@@ -76,6 +82,14 @@ def enqueue_page(issue_id: int, size: int) -> int:
     issue.enqueue_done = count < size
     db.session.commit()
     return count
+
+
+def queue_is_low(issue_id: int, rows: int) -> bool:
+    """Fewer than `rows` deliveries of the issue wait in the queue (an index range of at most `rows` entries)."""
+    waiting = select(Delivery.id).where(Delivery.issue_id == issue_id, Delivery.status == D.QUEUED.value).limit(rows)
+    count = db.session.scalar(select(func.count()).select_from(waiting.subquery()))
+    db.session.commit()
+    return count < rows
 
 
 def claim_batch(issue_id: int, owner: str, size: int, lease: timedelta) -> list[int]:
@@ -123,9 +137,14 @@ def load_readers(delivery_ids: list[int]) -> list[ClaimedReader]:
 
 def recover_stale(now: datetime, grace: timedelta) -> int:
     """SENDING rows whose holder vanished become UNKNOWN (maybe sent: never resent). Commits."""
+    # Only issues that can still have SENDING rows (one is marked sent once none is left): the deliveries of
+    # every past issue would otherwise be read on each pass.
+    unsettled = select(Issue.id).where(Issue.status.in_([IssueStatus.SENDING.value, IssueStatus.PAUSED.value,
+                                                          IssueStatus.CANCELLED.value]))
     result = db.session.execute(
         update(Delivery)
-        .where(Delivery.status == D.SENDING.value, Delivery.lease_until < now - grace)
+        .where(Delivery.issue_id.in_(unsettled.scalar_subquery()), Delivery.status == D.SENDING.value,
+               Delivery.lease_until < now - grace)
         .values(status=D.UNKNOWN.value, lease_until=None, updated_at=now,
                 smtp_reply="the sender stopped while this message was being handed over; not resent")
         .execution_options(synchronize_session=False)

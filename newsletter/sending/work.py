@@ -24,12 +24,23 @@ from ..states import DeliveryStatus as D
 from ..states import IssueStatus as I
 from ..stats.issues import settle
 from .deliver import BatchOutcome, Policy, deliver_batch
-from .ledger import HotLedger, claim_batch, enqueue_page, load_readers, recover_stale, release, unfinished
+from .ledger import (
+    HotLedger,
+    claim_batch,
+    enqueue_page,
+    load_readers,
+    queue_is_low,
+    recover_stale,
+    release,
+    unfinished,
+)
 from .rate import make_pacer
 from .recipients import count_recipients
 
 log = logging.getLogger(__name__)
 ENQUEUE_PAGE = 2000
+ENQUEUE_AHEAD = 3  # batches left in the queue when the next page is created
+ENQUEUE_WAIT = 0.02  # seconds, when the queue is empty and another worker is filling it
 MAX_SERVER_WAIT = 60.0
 
 
@@ -83,11 +94,20 @@ def send_issue_batches(state: SendState, transport, issue_id: int, deadline: flo
     """Claim and deliver batches of one issue until the deadline or until nothing is claimable."""
     config = state.app.config
     lease = timedelta(seconds=config["SEND_LEASE_SECONDS"])
+    size = config["SEND_BATCH_SIZE"]
     handed = 0
+    listed = False  # every reader has a delivery row: nothing more to enqueue
     while time.monotonic() < deadline:
-        claimed = claim_batch(issue_id, state.owner, config["SEND_BATCH_SIZE"], lease)
-        if len(claimed) < config["SEND_BATCH_SIZE"] and enqueue_page(issue_id, ENQUEUE_PAGE):
-            claimed += claim_batch(issue_id, state.owner, config["SEND_BATCH_SIZE"] - len(claimed), lease)
+        claimed = claim_batch(issue_id, state.owner, size, lease)
+        # The next page is created before the queue runs dry, so that other workers keep claiming meanwhile.
+        if not listed and (len(claimed) < size or queue_is_low(issue_id, ENQUEUE_AHEAD * size)):
+            added = enqueue_page(issue_id, ENQUEUE_PAGE)
+            listed = added == 0
+            if added and len(claimed) < size:
+                claimed += claim_batch(issue_id, state.owner, size - len(claimed), lease)
+            elif added is None and not claimed:  # another worker is creating the page this one waits for
+                time.sleep(ENQUEUE_WAIT)
+                continue
         if not claimed:
             return handed
         issue = db.session.get(Issue, issue_id)
