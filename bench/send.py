@@ -1,7 +1,7 @@
 """Send-path throughput against Postfix's smtp-sink, side by side with raw smtplib over one connection.
 
     .venv/bin/python bench/send.py [--sizes 10000,100000] [--repeats 3] [--celery-size 20000] [--pg URL]
-                                   [--no-celery]
+                                   [--no-celery] [--set SEND_WINDOW=1 ...]
 
 For each size N: N synthetic confirmed readers in a fresh SQLite database, one issue, sent by the embedded
 send path (one worker) to smtp-sink; then the same number of prebuilt messages of the same size sent with raw
@@ -47,11 +47,14 @@ def start_sink() -> subprocess.Popen:
     raise SystemExit("smtp-sink did not start")
 
 
+SETTINGS: dict[str, str] = {}  # --set NAME=VALUE: settings of the send path under test (SEND_WINDOW=1...)
+
+
 def app_env(database_url: str, instance: str, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "SEND_", "CELERY", "DATABASE"))}
     env.update(NEWSLETTER_ENV="testing", SECRET_KEY=SECRET, DATABASE_URL=database_url, INSTANCE_PATH=instance,
                BASE_URL="https://news.example.org", MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1",
-               MAIL_PORT=str(SINK_PORT), **extra)
+               MAIL_PORT=str(SINK_PORT), **SETTINGS, **extra)
     return env
 
 
@@ -237,7 +240,14 @@ def main() -> None:
                                                        "postgresql+psycopg://postgres@127.0.0.1:5432/newsletter_bench"))
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--no-celery", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of the send path under test, e.g. --set SEND_WINDOW=1 (repeatable)")
     args = parser.parse_args()
+    for setting in args.set:
+        name, equals, value = setting.partition("=")
+        if not equals or not name.startswith("SEND_"):
+            parser.error(f"--set takes NAME=VALUE with a SEND_ setting, not {setting!r}")
+        SETTINGS[name] = value
     sink = start_sink()
     try:
         runs = [embedded(int(n), args.repeats) for n in args.sizes.split(",")]
@@ -272,7 +282,7 @@ def main() -> None:
 def ensure_database(url: str) -> None:
     import psycopg
 
-    base, _, name = url.replace("postgresql+psycopg://", "postgresql://").rpartition("/")
+    base, _, name = url.replace("postgresql+psycopg://", "postgresql://").partition("?")[0].rpartition("/")
     with psycopg.connect(base + "/postgres", autocommit=True) as connection:
         if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             connection.execute(f'CREATE DATABASE "{name}"')
