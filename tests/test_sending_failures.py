@@ -163,6 +163,17 @@ def test_unsubscribe_during_a_send_stops_mail_to_that_reader(fast_retry_app, smt
     assert "skipped" in statuses.values()
 
 
+def status_after(app, smtp, issue_id: int, received: int, status: IssueStatus):
+    """An SMTP hook: the publisher changes the issue's status as the server receives message `received`."""
+    def change_status(_received):
+        if len(smtp.messages) == received:
+            with app.app_context():
+                db.session.get(Issue, issue_id).status = status
+                db.session.commit()
+
+    return change_status
+
+
 def test_pause_stops_before_the_next_message_and_resume_finishes_without_doubles(fast_retry_app, smtp):
     newsletter = create_demo_newsletter()
     readers = confirmed_readers(newsletter, 10)
@@ -170,14 +181,7 @@ def test_pause_stops_before_the_next_message_and_resume_finishes_without_doubles
     start_sending(issue)
     issue_id = issue.id
 
-    def pause_after_three(_received):
-        if len(smtp.messages) == 3:
-            with fast_retry_app.app_context():
-                paused = db.session.get(Issue, issue_id)
-                paused.status = IssueStatus.PAUSED
-                db.session.commit()
-
-    smtp.on_message = pause_after_three
+    smtp.on_message = status_after(fast_retry_app, smtp, issue_id, 3, IssueStatus.PAUSED)
     send_to_the_end(fast_retry_app, issue_id)
     assert len(smtp.messages) == 3
     smtp.on_message = None
@@ -198,14 +202,7 @@ def test_cancel_skips_what_is_left(fast_retry_app, smtp):
     start_sending(issue)
     issue_id = issue.id
 
-    def cancel_after_two(_received):
-        if len(smtp.messages) == 2:
-            with fast_retry_app.app_context():
-                cancelled = db.session.get(Issue, issue_id)
-                cancelled.status = IssueStatus.CANCELLED
-                db.session.commit()
-
-    smtp.on_message = cancel_after_two
+    smtp.on_message = status_after(fast_retry_app, smtp, issue_id, 2, IssueStatus.CANCELLED)
     send_to_the_end(fast_retry_app, issue_id)
     run_issue_work(SendState(fast_retry_app), transport_for(fast_retry_app), budget=1)
     assert len(smtp.messages) == 2

@@ -99,6 +99,18 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def send_with(workers: list[subprocess.Popen], ready: str, app, issue_id: int) -> None:
+    """Once every worker says `ready`, start the issue and wait until it is sent; stop the workers."""
+    try:
+        for worker in workers:
+            wait_ready(worker, ready)
+        start_issue(app, issue_id)
+        wait_until_sent(app, issue_id)
+    finally:
+        for worker in workers:
+            stop(worker)
+
+
 @pytest.mark.parametrize("window", [1, 16])
 def test_worker_killed_mid_send_loses_nobody_and_doubles_nobody(make_app, smtp, window):
     app = make_app(START_SENDER=False)
@@ -132,14 +144,7 @@ def test_two_workers_in_parallel_never_send_one_delivery_twice(make_app, smtp):
     issue_id, emails = prepare(app, 300, start=False)
     # Paced per worker so that the send outlasts the 2 s polling interval and both workers take part.
     workers = [start_worker(worker_env(app, SEND_RATE_PER_SECOND="80")) for _ in range(2)]
-    try:
-        for worker in workers:
-            wait_ready(worker, "Sending in the foreground")
-        start_issue(app, issue_id)
-        wait_until_sent(app, issue_id)
-    finally:
-        for worker in workers:
-            stop(worker)
+    send_with(workers, "Sending in the foreground", app, issue_id)
     assert received_by(smtp) == {email: 1 for email in emails}
     owners = {owner for *_x, owner in delivery_table(app, issue_id)}
     assert len(owners) == 2, "both workers should have sent part of the issue"
@@ -161,13 +166,6 @@ def test_celery_workers_on_redis_send_every_reader_once(make_app, smtp, redis_ur
         subprocess.Popen(command + ["-n", "two@%h"], cwd=ROOT, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
     ]
-    try:
-        for worker in workers:
-            wait_ready(worker, "ready.")
-        start_issue(app, issue_id)
-        wait_until_sent(app, issue_id)
-    finally:
-        for worker in workers:
-            stop(worker)
+    send_with(workers, "ready.", app, issue_id)
     assert received_by(smtp) == {email: 1 for email in emails}
     assert len({owner for *_x, owner in delivery_table(app, issue_id)}) == 2

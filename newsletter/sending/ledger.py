@@ -223,11 +223,11 @@ class HotLedger:
         now, ids = utcnow(), self._ids(delivery_ids)
         if self.postgres:
             rows = self._run("window", ids=ids, sent_ids=self._ids(self.sent), now=now)
+            self.sent = []
         else:
             with self._transaction():
-                self._run("sent", ids=self._ids(self.sent), now=now)
+                self._write_sent()
                 rows = self._run("start", ids=ids, now=now) + self._run("skip", ids=ids, now=now)
-        self.sent = []
         started = {delivery_id for delivery_id, kind in rows if kind == D.SENDING.value}
         skipped = {delivery_id for delivery_id, kind in rows if kind == D.SKIPPED.value}
         return Window(started, skipped, halted=len(started) + len(skipped) < len(delivery_ids))

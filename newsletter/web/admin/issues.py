@@ -85,16 +85,10 @@ def issue_test(issue_id: int):
 def issue_send(issue_id: int):
     issue = publishing.issue_of(current_user, issue_id)
     form = SendForm()
-    if form.validate_on_submit():
-        try:
-            publishing.start_sending(issue, accept_warnings=form.acknowledge.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.acknowledge.errors.append(_refusal_message(error))
-        else:
-            db.session.commit()
-            flash(_("Sending has started. This page shows how far it got."))
-            return redirect(url_for(".issue_page", issue_id=issue.id))
+    if form.validate_on_submit() and _carried_out(
+            lambda: publishing.start_sending(issue, accept_warnings=form.acknowledge.data),
+            form.acknowledge.errors, _("Sending has started. This page shows how far it got.")):
+        return redirect(url_for(".issue_page", issue_id=issue.id))
     return _issue_page(issue, send_form=form, status=400)
 
 
@@ -103,14 +97,8 @@ def issue_schedule(issue_id: int):
     issue = publishing.issue_of(current_user, issue_id)
     form = ScheduleForm(prefix="schedule")
     if form.validate_on_submit():
-        try:
-            publishing.schedule(issue, form.when.data, accept_warnings=form.acknowledge.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.when.errors.append(_refusal_message(error))
-        else:
-            db.session.commit()
-            flash(_("The issue is scheduled. You can still unschedule it until then."))
+        if _carried_out(lambda: publishing.schedule(issue, form.when.data, accept_warnings=form.acknowledge.data),
+                        form.when.errors, _("The issue is scheduled. You can still unschedule it until then.")):
             return redirect(url_for(".issue_page", issue_id=issue.id))
     elif form.is_submitted() and any(form.when.raw_data or []) and not form.when.data:
         form.when.errors[:] = [_("Enter a date and time like 2026-12-24 09:30.")]
@@ -155,6 +143,19 @@ def _issue_page(issue, form=None, schedule_form=None, send_form=None, status=200
         check=check_issue(issue), progress=publishing.progress(issue) if issue.started_at else None,
         confirmed=readers.status_counts(issue.newsletter)["confirmed"], now=utcnow(),
     ), status
+
+
+def _carried_out(change, errors: list, done: str) -> bool:
+    """Run a publishing change: commit and flash `done`, or roll back and put the refusal on the form."""
+    try:
+        change()
+    except DomainError as error:
+        db.session.rollback()
+        errors.append(_refusal_message(error))
+        return False
+    db.session.commit()
+    flash(done)
+    return True
 
 
 def _refusal_message(error: DomainError) -> str:
