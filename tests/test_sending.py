@@ -1,6 +1,7 @@
 """Sending an issue: to every confirmed reader once, with the headers and footer readers and mailers expect."""
 
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -180,3 +181,34 @@ def test_a_worker_never_waits_while_another_creates_a_page(app, newsletter):
         assert enqueue_page(issue.id, 10) is None
         other.rollback()
     assert enqueue_page(issue.id, 10) == 3
+
+
+def test_a_claimed_batch_carries_each_readers_details_and_leaves_out_erased_readers(app, newsletter):
+    from newsletter.sending.ledger import claim_batch, enqueue_page, load_readers
+
+    emails = confirmed_readers(newsletter, 4)
+    issue = new_issue(newsletter)
+    start_sending(issue)
+    assert enqueue_page(issue.id, 10) == 4
+    claimed = claim_batch(issue.id, "worker-a", 10, timedelta(minutes=5))
+    erased = db.session.scalar(select(Subscriber).where(Subscriber.email == emails[1]))
+    db.session.delete(erased)  # the delivery row stays, without its reader (ON DELETE SET NULL)
+    db.session.commit()
+    readers = load_readers(claimed)
+    assert [r.email for r in readers] == [emails[0], emails[2], emails[3]]
+    assert [r.delivery_id for r in readers] == sorted(r.delivery_id for r in readers)
+    for reader in readers:
+        subscription = subscription_of(reader.email)
+        assert (reader.subscription_id, reader.subscription_nonce, reader.subscriber_id, reader.name,
+                reader.confirmed_at, reader.attempts) == (
+            subscription.id, subscription.token_nonce, subscription.subscriber_id, subscription.subscriber.name,
+            subscription.confirmed_at, 0)
+
+
+def test_deliveries_leave_room_on_each_page_for_the_sends_marks(app):
+    from sqlalchemy import text
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a table's fill factor is a PostgreSQL setting; SQLite has none")
+    options = db.session.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'deliveries'"))
+    assert "fillfactor=50" in options

@@ -119,20 +119,36 @@ def claim_batch(issue_id: int, owner: str, size: int, lease: timedelta) -> list[
 
 
 def load_readers(delivery_ids: list[int]) -> list[ClaimedReader]:
-    """What a message needs about each claimed delivery, in one query."""
+    """What a message needs about each claimed delivery (a delivery whose reader was erased has none).
+
+    Three lookups by primary key, joined here: as one joined query, PostgreSQL reads the whole subscriptions
+    and subscribers tables into hash tables while they are small enough to look cheap (11 ms a batch at 20,000
+    readers, against 0.5 ms this way).
+    """
     if not delivery_ids:
         return []
-    rows = db.session.execute(
-        select(Delivery.id, Subscription.id, Subscription.token_nonce, Subscriber.id, Subscriber.token_nonce,
-               Subscriber.email, Subscriber.name, Subscription.confirmed_at, Subscription.consent_source,
-               Delivery.attempts)
-        .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+    deliveries = db.session.execute(
+        select(Delivery.id, Delivery.subscription_id, Delivery.subscriber_id, Delivery.attempts)
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
     ).all()
+    subscriptions = {row.id: row for row in db.session.execute(
+        select(Subscription.id, Subscription.token_nonce, Subscription.confirmed_at, Subscription.consent_source)
+        .where(Subscription.id.in_({row.subscription_id for row in deliveries}))
+    )}
+    subscribers = {row.id: row for row in db.session.execute(
+        select(Subscriber.id, Subscriber.token_nonce, Subscriber.email, Subscriber.name)
+        .where(Subscriber.id.in_({row.subscriber_id for row in deliveries}))
+    )}
     db.session.commit()
-    return [ClaimedReader(*row) for row in rows]
+    readers = []
+    for delivery_id, subscription_id, subscriber_id, attempts in deliveries:
+        subscription, subscriber = subscriptions.get(subscription_id), subscribers.get(subscriber_id)
+        if subscription is not None and subscriber is not None:
+            readers.append(ClaimedReader(delivery_id, subscription.id, subscription.token_nonce, subscriber.id,
+                                         subscriber.token_nonce, subscriber.email, subscriber.name,
+                                         subscription.confirmed_at, subscription.consent_source, attempts))
+    return readers
 
 
 def recover_stale(now: datetime, grace: timedelta) -> int:
