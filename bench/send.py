@@ -7,8 +7,9 @@ For each size N: N synthetic confirmed readers in a fresh SQLite database, one i
 send path (one worker) to smtp-sink; then the same number of prebuilt messages of the same size sent with raw
 smtplib over one reused connection to the same sink; both alternately, --repeats times, medians compared.
 Each measurement runs in its own process, so peak RSS is the send path's own. Then, on PostgreSQL, the same
-issue sent by 1 and by 2 Celery workers (Redis broker), alternately, --repeats times each.
-The last line is one JSON object.
+issue sent by 1 and by 2 Celery workers (Redis broker), alternately, --repeats times each, with how many of
+the machine's cores were busy while they sent (everything on the machine shares them: workers, PostgreSQL,
+smtp-sink). The last line is one JSON object.
 """
 
 import argparse
@@ -193,8 +194,9 @@ def embedded(n: int, repeats: int) -> dict:
             "all_raw_msgs_per_s": [round(run["msgs_per_s"]) for run in raw]}
 
 
-def celery_run(n: int, workers: int, pg_url: str, broker: str) -> float:
-    """Messages per second for `workers` Celery workers on PostgreSQL (from the issue's own timestamps)."""
+def celery_run(n: int, workers: int, pg_url: str, broker: str) -> tuple[float, float]:
+    """Messages per second for `workers` Celery workers on PostgreSQL (from the issue's own timestamps), and
+    how many cores the machine kept busy meanwhile."""
     import psycopg
     import redis
 
@@ -214,8 +216,17 @@ def celery_run(n: int, workers: int, pg_url: str, broker: str) -> float:
         time.sleep(4)  # let the workers connect before the issue starts
         with psycopg.connect(plain, autocommit=True) as connection:
             connection.execute("UPDATE issues SET status='sending', started_at=now() at time zone 'utc'")
-            while connection.execute("SELECT status FROM issues").fetchone()[0] == "sending":
-                time.sleep(0.2)
+            first = None  # the machine's CPU counters once the first message is out
+            while True:
+                status, some_sent = connection.execute(
+                    "SELECT status, EXISTS (SELECT 1 FROM deliveries WHERE issue_id = issues.id AND status = 'sent') "
+                    "FROM issues").fetchone()
+                if first is None and some_sent:
+                    first = cpu_ticks()
+                if status != "sending":
+                    break
+                time.sleep(0.1)
+            busy = busy_cores(first, cpu_ticks())
             # From the first message handed over to the last: the workers' own pace, not the tick's delay.
             seconds = connection.execute("SELECT extract(epoch FROM max(sent_at) - min(sent_at)), count(*) "
                                          "FROM deliveries WHERE status = 'sent'").fetchone()
@@ -228,7 +239,22 @@ def celery_run(n: int, workers: int, pg_url: str, broker: str) -> float:
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(work, ignore_errors=True)
-    return float(seconds[1]) / float(seconds[0])
+    return float(seconds[1]) / float(seconds[0]), busy
+
+
+def cpu_ticks() -> tuple[float, float]:
+    """(busy, all) CPU time of the whole machine so far, from /proc/stat (clock ticks, every core)."""
+    fields = [float(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cores(first: tuple[float, float] | None, last: tuple[float, float]) -> float:
+    """How many of the machine's cores were busy on average between two readings (workers, PostgreSQL, the
+    sink and everything else on the machine)."""
+    if first is None or last[1] == first[1]:
+        return float("nan")
+    return (last[0] - first[0]) / (last[1] - first[1]) * (os.cpu_count() or 1)
 
 
 def main() -> None:
@@ -266,14 +292,18 @@ def main() -> None:
             for _ in range(args.repeats):  # alternately, medians compared (as above)
                 one.append(celery_run(args.celery_size, 1, args.pg, args.broker))
                 two.append(celery_run(args.celery_size, 2, args.pg, args.broker))
-            one_rate, two_rate = statistics.median(one), statistics.median(two)
+            one_rate, two_rate = (statistics.median(rate for rate, _ in runs) for runs in (one, two))
+            one_busy, two_busy = (statistics.median(busy for _, busy in runs) for runs in (one, two))
             result.update(celery_n=args.celery_size, msgs_per_s_1w=round(one_rate, 1),
                           msgs_per_s_2w=round(two_rate, 1), scaling_2w=round(two_rate / one_rate, 3),
-                          all_msgs_per_s_1w=[round(rate) for rate in one],
-                          all_msgs_per_s_2w=[round(rate) for rate in two])
+                          busy_cores_1w=round(one_busy, 2), busy_cores_2w=round(two_busy, 2),
+                          all_msgs_per_s_1w=[round(rate) for rate, _ in one],
+                          all_msgs_per_s_2w=[round(rate) for rate, _ in two])
             print(f"Celery on PostgreSQL, n={args.celery_size}: 1 worker {one_rate:.1f} msg/s, 2 workers "
                   f"{two_rate:.1f} msg/s, scaling {two_rate / one_rate:.2f}x (target >= 1.6x)   (medians of "
                   f"{args.repeats}: 1 worker {result['all_msgs_per_s_1w']}, 2 workers {result['all_msgs_per_s_2w']})")
+            print(f"  cores busy while sending (workers, PostgreSQL, smtp-sink, the rest of the machine): "
+                  f"{one_busy:.2f} of {os.cpu_count()} with 1 worker, {two_busy:.2f} with 2")
     finally:
         sink.terminate()
     print(json.dumps(result))
