@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from newsletter import consent, suppression, tokens
 from newsletter.extensions import db
-from newsletter.models import Subscriber, Subscription
+from newsletter.models import Issue, Subscriber, Subscription
 from newsletter.sending.deliver import window_size
 from tests.conftest import create_demo_newsletter
 from tests.sending_helpers import (
@@ -212,3 +212,19 @@ def test_deliveries_leave_room_on_each_page_for_the_sends_marks(app):
         pytest.skip("a table's fill factor is a PostgreSQL setting; SQLite has none")
     options = db.session.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'deliveries'"))
     assert "fillfactor=50" in options
+
+
+def test_a_reader_erased_while_the_issue_goes_out_is_skipped_and_the_send_finishes(app, newsletter, smtp):
+    from newsletter.sending.ledger import enqueue_page
+
+    emails = confirmed_readers(newsletter, 3)
+    issue = new_issue(newsletter)
+    start_sending(issue)
+    assert enqueue_page(issue.id, 10) == 3  # the deliveries exist before the reader is erased
+    consent.erase(db.session.scalar(select(Subscriber).where(Subscriber.email == emails[1])))
+    db.session.commit()
+    send_to_the_end(app, issue.id, timeout=10)
+    assert received_by(smtp) == {emails[0]: 1, emails[2]: 1}
+    assert [(d.status, d.subscriber_id is None) for d in deliveries(issue.id)] == [
+        ("sent", False), ("skipped", True), ("sent", False)]
+    assert db.session.get(Issue, issue.id).status == "sent"

@@ -126,8 +126,15 @@ def _deliver(state: SendState, transport, template, issue_id: int, claimed: list
         if connection.dialect.name == "postgresql":
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         ledger = HotLedger(connection, state.owner, issue_id)
-        return deliver_batch(template, readers, ledger, transport, state.pacer, state.signer, state.policy,
-                             state.streaks.get(issue_id, 0))
+        outcome = deliver_batch(template, readers, ledger, transport, state.pacer, state.signer, state.policy,
+                                state.streaks.get(issue_id, 0))
+        loaded = {reader.delivery_id for reader in readers}
+        erased = [delivery_id for delivery_id in claimed if delivery_id not in loaded]
+        if erased:  # readers erased since their rows were made: they no longer receive mail, so SKIPPED
+            window = ledger.open_window(erased)
+            outcome.skipped += len(window.skipped)
+            outcome.unstarted += [delivery_id for delivery_id in erased if delivery_id not in window.skipped]
+        return outcome
 
 
 def _after_batch(state: SendState, issue_id: int, outcome: BatchOutcome) -> bool:
