@@ -9,7 +9,8 @@ smtplib over one reused connection to the same sink; both alternately, --repeats
 Each measurement runs in its own process, so peak RSS is the send path's own. Then, on PostgreSQL, the same
 issue sent by 1 and by 2 Celery workers (Redis broker), alternately, --repeats times each, with how many of
 the machine's cores were busy while they sent (everything on the machine shares them: workers, PostgreSQL,
-smtp-sink). The last line is one JSON object.
+smtp-sink), and how much of a core the host took from this virtual machine meanwhile (steal: a run with much
+of it was slowed by another guest, not by the send path). The last line is one JSON object.
 """
 
 import argparse
@@ -194,9 +195,9 @@ def embedded(n: int, repeats: int) -> dict:
             "all_raw_msgs_per_s": [round(run["msgs_per_s"]) for run in raw]}
 
 
-def celery_run(n: int, workers: int, pg_url: str, broker: str) -> tuple[float, float]:
-    """Messages per second for `workers` Celery workers on PostgreSQL (from the issue's own timestamps), and
-    how many cores the machine kept busy meanwhile."""
+def celery_run(n: int, workers: int, pg_url: str, broker: str) -> tuple[float, float, float]:
+    """Messages per second for `workers` Celery workers on PostgreSQL (from the issue's own timestamps), how
+    many cores the machine kept busy meanwhile, and how many the host took away (steal)."""
     import psycopg
     import redis
 
@@ -226,7 +227,7 @@ def celery_run(n: int, workers: int, pg_url: str, broker: str) -> tuple[float, f
                 if status != "sending":
                     break
                 time.sleep(0.1)
-            busy = busy_cores(first, cpu_ticks())
+            busy, steal = busy_cores(first, cpu_ticks())
             # From the first message handed over to the last: the workers' own pace, not the tick's delay.
             seconds = connection.execute("SELECT extract(epoch FROM max(sent_at) - min(sent_at)), count(*) "
                                          "FROM deliveries WHERE status = 'sent'").fetchone()
@@ -239,22 +240,23 @@ def celery_run(n: int, workers: int, pg_url: str, broker: str) -> tuple[float, f
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(work, ignore_errors=True)
-    return float(seconds[1]) / float(seconds[0]), busy
+    return float(seconds[1]) / float(seconds[0]), busy, steal
 
 
-def cpu_ticks() -> tuple[float, float]:
-    """(busy, all) CPU time of the whole machine so far, from /proc/stat (clock ticks, every core)."""
-    fields = [float(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    return sum(fields) - idle, sum(fields)
+def cpu_ticks() -> tuple[float, float, float]:
+    """(busy, steal, all) CPU time of the whole machine so far, from /proc/stat (clock ticks, every core)."""
+    fields = [float(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle, steal = fields[3] + fields[4], fields[7]  # idle and iowait; time the host gave another guest
+    return sum(fields) - idle - steal, steal, sum(fields)
 
 
-def busy_cores(first: tuple[float, float] | None, last: tuple[float, float]) -> float:
+def busy_cores(first: tuple[float, float, float] | None, last: tuple[float, float, float]) -> tuple[float, float]:
     """How many of the machine's cores were busy on average between two readings (workers, PostgreSQL, the
-    sink and everything else on the machine)."""
-    if first is None or last[1] == first[1]:
-        return float("nan")
-    return (last[0] - first[0]) / (last[1] - first[1]) * (os.cpu_count() or 1)
+    sink and everything else on the machine), and how many the host took away."""
+    if first is None or last[2] == first[2]:
+        return float("nan"), float("nan")
+    cores = (os.cpu_count() or 1) / (last[2] - first[2])
+    return (last[0] - first[0]) * cores, (last[1] - first[1]) * cores
 
 
 def main() -> None:
@@ -292,18 +294,24 @@ def main() -> None:
             for _ in range(args.repeats):  # alternately, medians compared (as above)
                 one.append(celery_run(args.celery_size, 1, args.pg, args.broker))
                 two.append(celery_run(args.celery_size, 2, args.pg, args.broker))
-            one_rate, two_rate = (statistics.median(rate for rate, _ in runs) for runs in (one, two))
-            one_busy, two_busy = (statistics.median(busy for _, busy in runs) for runs in (one, two))
+            one_rate, two_rate = (statistics.median(rate for rate, _, _ in runs) for runs in (one, two))
+            one_busy, two_busy = (statistics.median(busy for _, busy, _ in runs) for runs in (one, two))
+            one_steal, two_steal = (statistics.median(steal for _, _, steal in runs) for runs in (one, two))
             result.update(celery_n=args.celery_size, msgs_per_s_1w=round(one_rate, 1),
                           msgs_per_s_2w=round(two_rate, 1), scaling_2w=round(two_rate / one_rate, 3),
                           busy_cores_1w=round(one_busy, 2), busy_cores_2w=round(two_busy, 2),
-                          all_msgs_per_s_1w=[round(rate) for rate, _ in one],
-                          all_msgs_per_s_2w=[round(rate) for rate, _ in two])
+                          steal_cores_1w=round(one_steal, 2), steal_cores_2w=round(two_steal, 2),
+                          all_msgs_per_s_1w=[round(rate) for rate, _, _ in one],
+                          all_msgs_per_s_2w=[round(rate) for rate, _, _ in two],
+                          all_steal_cores_1w=[round(steal, 2) for _, _, steal in one],
+                          all_steal_cores_2w=[round(steal, 2) for _, _, steal in two])
             print(f"Celery on PostgreSQL, n={args.celery_size}: 1 worker {one_rate:.1f} msg/s, 2 workers "
                   f"{two_rate:.1f} msg/s, scaling {two_rate / one_rate:.2f}x (target >= 1.6x)   (medians of "
                   f"{args.repeats}: 1 worker {result['all_msgs_per_s_1w']}, 2 workers {result['all_msgs_per_s_2w']})")
             print(f"  cores busy while sending (workers, PostgreSQL, smtp-sink, the rest of the machine): "
-                  f"{one_busy:.2f} of {os.cpu_count()} with 1 worker, {two_busy:.2f} with 2")
+                  f"{one_busy:.2f} of {os.cpu_count()} with 1 worker, {two_busy:.2f} with 2; taken by the host "
+                  f"(steal) {one_steal:.2f} and {two_steal:.2f}   (per run: 1 worker {result['all_steal_cores_1w']}, "
+                  f"2 workers {result['all_steal_cores_2w']})")
     finally:
         sink.terminate()
     print(json.dumps(result))
