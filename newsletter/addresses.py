@@ -1,5 +1,6 @@
 """How an e-mail address is checked, normalised and hashed: the one place for it."""
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -32,10 +33,8 @@ def normalise_address(raw: str) -> str:
     local, at, domain = raw.rpartition("@")
     if at and domain.isascii() and len(raw) <= MAX_ADDRESS_LENGTH and len(local) <= MAX_LOCAL_PART \
             and _DOT_ATOM.fullmatch(local):
-        try:
+        with contextlib.suppress(InvalidAddress):  # the full check below says why, in its own words
             return local.lower() + "@" + _normalised_domain(domain)
-        except InvalidAddress:
-            pass  # let the full check say why, in its own words
     return validate_address(raw)
 
 

@@ -1,5 +1,6 @@
 """The suppression list: addresses that get no mail, held only as keyed hashes (HMAC)."""
 
+import contextlib
 import hashlib
 
 from flask import current_app
@@ -54,11 +55,9 @@ def suppress(hmac_hex: str, reason: str, newsletter_id: int | None = None) -> No
                   else Suppression.newsletter_id == newsletter_id)
     if db.session.scalar(select(Suppression.id).where(Suppression.address_hmac == hmac_hex, same_scope)):
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(Suppression(address_hmac=hmac_hex, reason=reason, newsletter_id=newsletter_id))
-    except IntegrityError:
-        pass  # suppressed by a concurrent request first: same outcome
+    # A concurrent request that suppressed the address first gives the same outcome.
+    with contextlib.suppress(IntegrityError), db.session.begin_nested():
+        db.session.add(Suppression(address_hmac=hmac_hex, reason=reason, newsletter_id=newsletter_id))
 
 
 def lift(hmac_hex: str, newsletter_id: int) -> None:

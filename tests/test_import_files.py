@@ -503,3 +503,21 @@ def test_normalise_address_shortcut_agrees_with_the_full_check(raw):
             return InvalidAddress
 
     assert outcome(normalise_address) == outcome(validate_address)
+
+
+def test_abandoned_uploads_are_deleted_and_fresh_ones_kept(tmp_path):
+    """Uploads hold readers' addresses: one nobody confirmed within a day goes when the next upload arrives."""
+    import os
+    import time
+
+    from newsletter.importer.uploads import ABANDONED_AFTER_SECONDS, discard_abandoned
+
+    old, fresh = tmp_path / "old.csv", tmp_path / "fresh.csv"
+    old.write_text("email\na@example.org\n")
+    fresh.write_text("email\nb@example.org\n")
+    stale = time.time() - ABANDONED_AFTER_SECONDS - 60
+    os.utime(old, (stale, stale))
+    discard_abandoned(tmp_path)
+    assert not old.exists()
+    assert fresh.exists()
+    discard_abandoned(tmp_path / "missing")  # no folder yet: nothing to do, no error

@@ -5,6 +5,7 @@ newsletter, the user and the options. The id is the only handle the confirmation
 for the same user and newsletter. Uploads go once imported or refused; abandoned ones after a day.
 """
 
+import contextlib
 import json
 import re
 import secrets
@@ -119,11 +120,9 @@ def discard_abandoned(folder: Path, max_age: float = ABANDONED_AFTER_SECONDS) ->
     """Delete uploads nobody confirmed within max_age seconds: they hold readers' addresses."""
     oldest = time.time() - max_age
     for path in folder.glob("*.*"):
-        try:
+        with contextlib.suppress(FileNotFoundError):  # removed by a concurrent request: same outcome
             if path.stat().st_mtime < oldest:
                 path.unlink()
-        except FileNotFoundError:
-            pass  # removed by a concurrent request: same outcome
 
 
 def check_upload(upload: Upload, newsletter: Newsletter) -> ImportReport:
