@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from newsletter import create_app
 from newsletter.extensions import db
-from tests.smtp_server import SmtpServer
+from tests.support.smtp_server import SmtpServer
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 SECRET = "test-secret-key-not-for-production"

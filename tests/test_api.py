@@ -13,7 +13,7 @@ from newsletter import accounts, api_tokens
 from newsletter.extensions import db
 from newsletter.models import ApiToken, Subscriber, Subscription, SubscriptionEvent, SystemMail, User
 from tests.conftest import create_demo_newsletter
-from tests.publishers import PASSWORD, forget_request_state, login, post_form
+from tests.support.publishers import PASSWORD, forget_request_state, login, post_form
 from tests.test_stats import (counted_deliveries, counted_feedback, counted_unsubscribes, join, sent_issue_world,
                               stats_app)  # noqa: F401  (stats_app is a fixture)
 

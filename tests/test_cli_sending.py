@@ -13,9 +13,9 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Issue, Subscriber, Subscription
 from tests.conftest import SECRET, create_demo_newsletter
-from tests.feedback_mail import dsn
-from tests.sending_helpers import confirmed_readers, received_by
-from tests.smtp_server import free_port
+from tests.support.feedback_mail import dsn
+from tests.support.sending_helpers import confirmed_readers, received_by
+from tests.support.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from newsletter import publishing
 from newsletter.extensions import db
 from newsletter.models import Issue, SystemMail, utcnow
-from tests.publishers import CLEAN_BODY, login, make_issue, post_form
+from tests.support.publishers import CLEAN_BODY, login, make_issue, post_form
 
 
 @pytest.fixture

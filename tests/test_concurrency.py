@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from newsletter import consent, newsletters
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Subscription, SubscriptionEvent, SystemMail
-from tests.readers import subscribe
+from tests.support.readers import subscribe
 
 THREADS = 8
 

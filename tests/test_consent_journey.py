@@ -5,7 +5,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Subscription
 from tests.conftest import create_demo_newsletter, csrf_token, link_in
-from tests.readers import confirm, confirm_link, path_of, subscribe
+from tests.support.readers import confirm, confirm_link, path_of, subscribe
 
 
 def subscription_state(app, email: str) -> dict:

@@ -14,7 +14,7 @@ from newsletter import accounts
 from newsletter.extensions import db
 from newsletter.models import Subscription
 from tests.conftest import create_demo_newsletter
-from tests.publishers import PASSWORD, forget_request_state, login
+from tests.support.publishers import PASSWORD, forget_request_state, login
 from tests.test_stats import (counted_deliveries, counted_feedback, counted_unsubscribes, join, readers_history,
                               sent_issue_world, stats_app)  # noqa: F401  (stats_app is a fixture)
 
@@ -114,7 +114,7 @@ def test_publisher_b_gets_404_on_a_s_statistics_and_the_admin_gets_them(stats_ap
 
 
 def test_b_s_issues_are_not_in_a_s_csv(stats_app, world, smtp):
-    from tests.sending_helpers import new_issue, send_to_the_end, start_sending
+    from tests.support.sending_helpers import new_issue, send_to_the_end, start_sending
 
     theirs = new_issue(world["other"], subject="Bea's issue")
     start_sending(theirs)
@@ -192,7 +192,7 @@ def test_pages_keep_the_content_security_policy(stats_app, world):
 
 
 def test_text_in_a_csv_cannot_become_a_formula(stats_app, smtp):
-    from tests.sending_helpers import new_issue, start_sending
+    from tests.support.sending_helpers import new_issue, start_sending
 
     newsletter = create_demo_newsletter()
     start_sending(new_issue(newsletter, subject='=HYPERLINK("http://evil.example")'))

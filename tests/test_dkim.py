@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import create_demo_newsletter
-from tests.sending_helpers import confirmed_readers, new_issue, send_to_the_end, start_sending
+from tests.support.sending_helpers import confirmed_readers, new_issue, send_to_the_end, start_sending
 
 
 @pytest.fixture

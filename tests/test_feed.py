@@ -4,7 +4,7 @@ import feedparser
 
 from newsletter import publishing
 from newsletter.extensions import db
-from tests.publishers import make_issue, publish
+from tests.support.publishers import make_issue, publish
 
 
 def test_feed_parses_and_lists_published_issues_only(client, newsletter):

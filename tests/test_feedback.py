@@ -10,9 +10,9 @@ from newsletter.extensions import db
 from newsletter.inbound_server import make_listener
 from newsletter.models import Delivery, Feedback, Subscriber, Subscription
 from tests.conftest import create_demo_newsletter
-from tests.feedback_mail import arf, dsn, reply
-from tests.sending_helpers import confirmed_readers, new_issue, received_by, send_to_the_end, start_sending
-from tests.smtp_server import free_port
+from tests.support.feedback_mail import arf, dsn, reply
+from tests.support.sending_helpers import confirmed_readers, new_issue, received_by, send_to_the_end, start_sending
+from tests.support.smtp_server import free_port
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Subscription
-from tests import imap_server
+from tests.support import imap_server
 from tests.conftest import create_demo_newsletter
-from tests.feedback_mail import dsn
-from tests.sending_helpers import confirmed_readers, new_issue, send_to_the_end, start_sending
+from tests.support.feedback_mail import dsn
+from tests.support.sending_helpers import confirmed_readers, new_issue, send_to_the_end, start_sending
 
 pytestmark = pytest.mark.skipif(not imap_server.available(),
                                 reason="needs Debian's dovecot-imapd (apt-get install dovecot-imapd), run as root")

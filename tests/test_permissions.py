@@ -14,7 +14,7 @@ from newsletter.mail.outbox import outbox_folder
 from newsletter.mail.transport import OutboxTransport
 from newsletter.models import Issue, utcnow
 from tests.conftest import create_demo_newsletter
-from tests.publishers import PASSWORD, forget_request_state, login, make_issue, post_form
+from tests.support.publishers import PASSWORD, forget_request_state, login, make_issue, post_form
 
 ROLES = ("anonymous", "publisher_b", "admin", "publisher_a")
 MINE = {"anonymous": 302, "publisher_b": 404, "admin": 200, "publisher_a": 200}

@@ -9,7 +9,7 @@ from newsletter import publishing
 from newsletter.checks import check_issue
 from newsletter.extensions import db
 from newsletter.models import Issue, utcnow
-from tests.publishers import CLEAN_BODY, login, make_issue, post_form, publish
+from tests.support.publishers import CLEAN_BODY, login, make_issue, post_form, publish
 
 
 def draft(newsletter, subject="A quiet week", body=CLEAN_BODY):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from newsletter import accounts, consent, readers, tokens
 from newsletter.extensions import db
 from newsletter.models import Newsletter, Subscription, User
-from tests.publishers import PASSWORD, forget_request_state, login, post_form
+from tests.support.publishers import PASSWORD, forget_request_state, login, post_form
 
 SETTINGS = {"name": "Slow Mornings", "description": "Breathing, sleep, gentle movement.", "cadence": "weekly",
             "language": "en", "from_name": "Maya", "from_email": "maya@example.org", "reply_to": ""}

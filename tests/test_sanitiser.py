@@ -7,7 +7,7 @@ import pytest
 
 from newsletter import publishing
 from newsletter.content import render_markdown, sanitise_html
-from tests.publishers import publish
+from tests.support.publishers import publish
 
 HOSTILE = {
     "script tag": "Hello <script>alert('x')</script> world",

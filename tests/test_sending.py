@@ -12,7 +12,7 @@ from newsletter.extensions import db
 from newsletter.models import Issue, Subscriber, Subscription
 from newsletter.sending.deliver import window_size
 from tests.conftest import create_demo_newsletter
-from tests.sending_helpers import (
+from tests.support.sending_helpers import (
     confirmed_readers,
     deliveries,
     new_issue,
@@ -113,7 +113,7 @@ def test_each_reader_gets_their_own_links(app, newsletter, smtp):
 def test_draft_and_scheduled_issues_are_not_sent(app, newsletter, smtp):
     confirmed_readers(newsletter, 2)
     draft = new_issue(newsletter, subject="draft")
-    from tests.sending_helpers import transport_for
+    from tests.support.sending_helpers import transport_for
     from newsletter.sending.work import SendState, run_issue_work
 
     run_issue_work(SendState(app), transport_for(app), budget=1)

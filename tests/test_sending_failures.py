@@ -12,7 +12,7 @@ from newsletter.models import Issue, Subscriber, Subscription, utcnow
 from newsletter.sending.work import SendState, run_issue_work
 from newsletter.states import IssueStatus
 from tests.conftest import create_demo_newsletter
-from tests.sending_helpers import (
+from tests.support.sending_helpers import (
     confirmed_readers,
     deliveries,
     new_issue,
@@ -21,7 +21,7 @@ from tests.sending_helpers import (
     start_sending,
     transport_for,
 )
-from tests.smtp_server import SmtpServer
+from tests.support.smtp_server import SmtpServer
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from newsletter.extensions import db
 from newsletter.models import Delivery, Issue
 from newsletter.sending.deliver import window_size
 from tests.conftest import SECRET, create_demo_newsletter
-from tests.sending_helpers import confirmed_readers, new_issue, received_by, start_sending
+from tests.support.sending_helpers import confirmed_readers, new_issue, received_by, start_sending
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

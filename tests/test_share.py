@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from newsletter.models import Subscriber
 from newsletter.extensions import db
-from tests.publishers import login
+from tests.support.publishers import login
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from newsletter.stats import issues as issue_stats
 from newsletter.stats import newsletters as newsletter_stats
 from newsletter.stats.periods import period
 from tests.conftest import SECRET, create_demo_newsletter
-from tests.sending_helpers import confirmed_readers, new_issue, send_to_the_end, start_sending
+from tests.support.sending_helpers import confirmed_readers, new_issue, send_to_the_end, start_sending
 
 
 @pytest.fixture

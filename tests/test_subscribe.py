@@ -9,7 +9,7 @@ from newsletter.mail.transport import SmtpTransport
 from newsletter.models import Subscriber, Subscription, SystemMail
 from newsletter.sending.system_mail import send_due_system_mails
 from tests.conftest import csrf_token
-from tests.readers import subscribe
+from tests.support.readers import subscribe
 
 
 def count(model) -> int:

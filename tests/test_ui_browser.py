@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 from newsletter.extensions import db
 from newsletter.models import Issue
 from tests.conftest import create_demo_newsletter
-from tests.publishers import PASSWORD
+from tests.support.publishers import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -14,7 +14,7 @@ from newsletter.bounces.sns import clear_certificate_cache
 from newsletter.extensions import db
 from newsletter.models import Feedback, Subscriber, Subscription, Suppression
 from tests.conftest import create_demo_newsletter
-from tests.sending_helpers import confirmed_readers
+from tests.support.sending_helpers import confirmed_readers
 from tests.test_webhook_signatures import TOPIC, make_key_and_cert, notification, sign
 
 MAILGUN_KEY = "key-test-0123456789"

@@ -7,7 +7,7 @@ import time
 import imaplib
 from pathlib import Path
 
-from tests.smtp_server import free_port
+from tests.support.smtp_server import free_port
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 CONFIG = """protocols = imap
