@@ -7,7 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import ConfigError, read_settings
-from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +59,9 @@ def flask_settings(config: dict) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "START_SENDER": True,
+        # Flask-Mail would suppress sending whenever TESTING is on, and print sessions (AUTH included) in debug.
+        "MAIL_SUPPRESS_SEND": False,
+        "MAIL_DEBUG": 0,
     }
 
 
@@ -76,6 +79,7 @@ def init_extensions(app: Flask) -> None:
     with app.app_context():
         database.configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale)

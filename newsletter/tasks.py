@@ -55,9 +55,9 @@ def tick() -> None:
     from .sending.work import sending_issue_ids, settle_cancelled, start_due_issues
     from .models import utcnow
 
-    app, _state, transport = _app_and_state()
+    app, _state, _transport = _app_and_state()
     with app.app_context():
-        send_due_system_mails(transport)
+        send_due_system_mails()
         start_due_issues(utcnow())
         settle_cancelled()
         for issue_id in sending_issue_ids():

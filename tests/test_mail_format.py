@@ -1,5 +1,8 @@
 """System mails, checked as raw bytes: encodings, line lengths, one Date and Message-ID, no header injection."""
 
+from email import message_from_bytes
+from email.policy import default
+
 import pytest
 from sqlalchemy import select
 
@@ -37,10 +40,9 @@ def test_lines_are_crlf_and_short(app, newsletter):
 
 
 def test_long_line_in_a_system_mail_is_wrapped_by_the_transfer_encoding(app, newsletter):
-    message = system_message("confirm", newsletter, "r@example.net", "", confirm_url="https://x/" + "a" * 5000)
-    raw = message.as_bytes()
+    raw = system_message("confirm", newsletter, "r@example.net", "", confirm_url="https://x/" + "a" * 5000).as_bytes()
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
-    text = message.get_body(("plain",)).get_content()
+    text = message_from_bytes(raw, policy=default).get_body(("plain",)).get_content()
     assert "https://x/" + "a" * 5000 in text
 
 
@@ -76,3 +78,10 @@ def test_dot_stuffing_matches_smtplib(raw):
     from newsletter.mail.transport import dot_stuffed
 
     assert dot_stuffed(raw) == smtplib._quote_periods(raw)
+
+
+def test_a_long_sender_name_with_a_comma_stays_one_address(app, newsletter):
+    newsletter.from_name = "Smith, Jo Zoë, " + "notes from a long way off " * 3
+    sender = message_from_bytes(raw_confirmation(newsletter), policy=default)["From"]
+    assert [address.addr_spec for address in sender.addresses] == ["maya@example.org"]
+    assert sender.addresses[0].display_name.startswith("Smith, Jo Zoë, notes")

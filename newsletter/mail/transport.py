@@ -1,8 +1,9 @@
 """Transports carry finished messages (bytes) to the world: SMTP, or .eml files in the outbox.
 
 The sender sees only `Transport.send`, and two kinds of failure: transient (retry later) and permanent
-(record it for that recipient). Flask-Mail's setting names are used (MAIL_SERVER, MAIL_PORT...), but not its
-Message/Connection: those build a new MIME tree per message and open sockets without a timeout.
+(record it for that recipient). This is the bulk path: issues go out over one pipelined SMTP session, each
+message already built as bytes. System mails (confirmation, welcome, tests) go through Flask-Mail instead
+(mail/connection.py), which shares `open_smtp` and the outbox below; docs/sending.md says why and what it costs.
 """
 
 import os
@@ -66,6 +67,29 @@ def failure_from_reply(code: int, message: bytes | str) -> DeliveryError:
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
     reply = f"{code} {text}".strip()
     return PermanentFailure(reply, code) if 500 <= code < 600 else TransientFailure(reply, code)
+
+
+def open_smtp(server: str, port: int, *, timeout: float, use_ssl: bool = False, use_tls: bool = False,
+              username: str = "", password: str = "") -> smtplib.SMTP:
+    """An SMTP session, greeted and logged in; every socket read and write gives up after `timeout` seconds.
+
+    TLS (implicit or STARTTLS) verifies the server's certificate against the system's authorities.
+    """
+    if use_ssl:
+        connection = smtplib.SMTP_SSL(server, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        connection = smtplib.SMTP(server, port, timeout=timeout)
+    try:
+        connection.ehlo_or_helo_if_needed()
+        if use_tls:
+            connection.starttls(context=ssl.create_default_context())
+            connection.ehlo()
+        if username:
+            connection.login(username, password)
+    except BaseException:
+        connection.close()  # a half-open session must not leak its socket
+        raise
+    return connection
 
 
 class SmtpTransport:
@@ -151,19 +175,9 @@ class SmtpTransport:
         return failure
 
     def _open(self) -> smtplib.SMTP:
-        if self.use_ssl:
-            connection = smtplib.SMTP_SSL(self.server, self.port, timeout=self.timeout,
-                                          context=ssl.create_default_context())
-        else:
-            connection = smtplib.SMTP(self.server, self.port, timeout=self.timeout)
-        connection.ehlo_or_helo_if_needed()
-        if self.use_tls:
-            connection.starttls(context=ssl.create_default_context())
-            connection.ehlo()
-        if self.username:
-            connection.login(self.username, self.password)
-        self.connection = connection
-        return connection
+        self.connection = open_smtp(self.server, self.port, timeout=self.timeout, use_ssl=self.use_ssl,
+                                    use_tls=self.use_tls, username=self.username, password=self.password)
+        return self.connection
 
     def _drop(self) -> None:
         if self.connection is not None:

@@ -16,12 +16,12 @@ POLL_SECONDS = 2.0
 
 
 def run_pending_work(state, transport) -> int:
-    """One pass over everything due: system mails first (a confirmation should not wait behind an issue),
-    then issue batches. Returns how many messages were handed over."""
+    """One pass over everything due: system mails first (a confirmation should not wait behind an issue; they
+    go through Flask-Mail), then issue batches (through `transport`). Returns how many were handed over."""
     from .system_mail import send_due_system_mails
     from .work import run_issue_work
 
-    return send_due_system_mails(transport) + run_issue_work(state, transport)
+    return send_due_system_mails() + run_issue_work(state, transport)
 
 
 class EmbeddedRunner:

@@ -1,35 +1,38 @@
-"""The queue of system mails: written in the caller's transaction, sent by the runner after commit.
+"""The queue of system mails: written in the caller's transaction, sent through Flask-Mail after commit.
 
-A rolled-back change therefore never sends its mail, and a mail survives a crash of the web process.
+A rolled-back change therefore never sends its mail, and a mail survives a crash of the web process. A mail is
+stored finished (bytes): its Date and Message-ID are those of the moment it was asked for, and a test of an
+issue (already bytes) takes the same queue.
 """
 
 import logging
 from datetime import timedelta
-from email.message import EmailMessage
 
+import flask_mail
 from sqlalchemy import delete, or_, select, update
 
-from ..extensions import db
+from ..extensions import db, mail
 from ..models import SystemMail, utcnow
-from ..mail.transport import DeliveryError, Transport
+from ..mail.connection import Connection, StoredMessage
+from ..mail.transport import DeliveryError, ServerUnavailable
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 CLAIM_LEASE = timedelta(minutes=10)
 
 
-def queue_system_mail(kind: str, message: EmailMessage, recipient: str, envelope_from: str) -> SystemMail:
-    """Add a mail to the queue (flushed, not committed) and ask the runner to look after commit."""
+def queue_system_mail(kind: str, message: flask_mail.Message, recipient: str, envelope_from: str) -> SystemMail:
+    """Add a Flask-Mail message to the queue (flushed, not committed); the runner looks after commit."""
     return queue_raw_mail(kind, message.as_bytes(), recipient, envelope_from)
 
 
 def queue_raw_mail(kind: str, raw: bytes, recipient: str, envelope_from: str) -> SystemMail:
     """Queue a finished message (e.g. a publisher's test of an issue); flushed, sent after commit."""
-    mail = SystemMail(kind=kind, recipient=recipient, envelope_from=envelope_from, raw=raw)
-    db.session.add(mail)
+    queued = SystemMail(kind=kind, recipient=recipient, envelope_from=envelope_from, raw=raw)
+    db.session.add(queued)
     db.session.flush()
     db.session.info["wake_sender"] = True
-    return mail
+    return queued
 
 
 def forget_system_mails(recipient: str) -> None:
@@ -37,23 +40,35 @@ def forget_system_mails(recipient: str) -> None:
     db.session.execute(delete(SystemMail).where(SystemMail.recipient == recipient))
 
 
-def send_due_system_mails(transport: Transport, limit: int = 50) -> int:
-    """Send what is due; return how many were handed over. Commits per mail."""
+def send_due_system_mails(limit: int = 50) -> int:
+    """Send what is due through Flask-Mail, over one session; return how many were handed over.
+
+    Commits per mail. When the relay is unreachable the pass stops at the first mail, which waits its turn
+    again: the others are not tried against a server that just failed.
+    """
     handed = 0
-    for mail_id in _due_ids(limit):
-        if not _claim(mail_id):
-            continue
-        mail = db.session.get(SystemMail, mail_id)
-        try:
-            transport.send(mail.envelope_from, mail.recipient, mail.raw)
-        except DeliveryError as exc:
-            _record_failure(mail, exc)
-        else:
-            # Sent: the row held a copy of a personal message; nothing to keep.
-            db.session.delete(mail)
-            handed += 1
-        db.session.commit()
+    with mail.connect() as connection:
+        for mail_id in _due_ids(limit):
+            if not _claim(mail_id):
+                continue
+            sent = _send_one(connection, db.session.get(SystemMail, mail_id))
+            db.session.commit()
+            if sent is None:
+                break
+            handed += sent
     return handed
+
+
+def _send_one(connection: Connection, queued: SystemMail) -> int | None:
+    """1 if handed over, 0 if refused or deferred, None if the relay is unreachable."""
+    try:
+        connection.send(StoredMessage(queued.raw, queued.envelope_from, queued.recipient), queued.envelope_from)
+    except DeliveryError as exc:
+        _record_failure(queued, exc)
+        return None if isinstance(exc, ServerUnavailable) else 0
+    # Sent: the row held a copy of a personal message; nothing to keep.
+    db.session.delete(queued)
+    return 1
 
 
 def _due_ids(limit: int) -> list[int]:

@@ -106,3 +106,32 @@ class SmtpServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class SilentServer:
+    """A TCP server on loopback that accepts every connection and never says a word (a hung relay)."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed by stop()
+                return
+            self.accepted.append(connection)
+
+    def __enter__(self) -> "SilentServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close alone does not, on Linux)
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+        self.thread.join(5)
