@@ -207,7 +207,7 @@ def bounces_serve(host: str, port: int, lmtp: bool):
     import signal
     import threading
 
-    from .inbound_server import make_listener
+    from .feedback.listener import make_listener
 
     listener = make_listener(current_app._get_current_object(), host, port, lmtp)
     try:
@@ -235,7 +235,7 @@ def bounces_poll(imap_url: str | None, every: float, once: bool, delete: bool):
     """Read bounces and replies from an IMAP mailbox."""
     import imaplib
 
-    from .inbound_server import poll_forever, poll_imap
+    from .feedback.imap import poll_forever, poll_imap
 
     url = imap_url or current_app.config["IMAP_URL"]
     if not url.startswith(("imap://", "imaps://")):

@@ -5,9 +5,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 SERVICE_MODULES = ["consent.py", "privacy.py", "suppression.py", "accounts.py", "newsletters.py", "export.py",
-                   "tokens.py", "addresses.py", "states.py", "publishing.py", "checks.py", "feedback.py", "inbound.py",
+                   "tokens.py", "addresses.py", "states.py", "publishing.py", "checks.py",
                    "archive.py", "content.py", "readers.py", "sharing.py", "feed.py", "api_tokens.py"]
-SERVICE_PACKAGES = ["importer", "sending", "bounces", "stats"]
+SERVICE_PACKAGES = ["importer", "sending", "feedback", "feedback/parsers", "stats"]
 FORBIDDEN_NAMES = {"request", "session", "render_template", "redirect", "url_for", "flash"}
 # mail/ is where messages are built: rendering the e-mail templates is its job, nothing of a request is.
 MAIL_FORBIDDEN_NAMES = FORBIDDEN_NAMES - {"render_template"}
@@ -55,3 +55,15 @@ def test_there_is_no_catch_all_module():
 def test_schema_comes_from_migrations_not_create_all():
     for path in PACKAGE.rglob("*.py"):
         assert "create_all(" not in path.read_text(), path
+
+
+def test_feedback_parsers_and_reason_table_are_pure():
+    """What a bounce means is decided without a database or an app, so it is tested on the corpus alone."""
+    pure = sorted((PACKAGE / "feedback" / "parsers").glob("*.py"))
+    offenders = []
+    for path in pure:
+        for module, _level, _names in imports_of(path):
+            top = module.split(".")[0]
+            if top in {"flask", "sqlalchemy", "flask_sqlalchemy"} or module.split(".")[-1] in {"models", "extensions"}:
+                offenders.append(f"{path.relative_to(PACKAGE)} imports {module}")
+    assert offenders == []

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsletter.bounces import (
+from newsletter.feedback.parsers import (
     COMPLAINT,
     HARD_BOUNCE,
     KINDS,
@@ -19,7 +19,7 @@ from newsletter.bounces import (
     verp_address,
     verp_token,
 )
-from newsletter.bounces.status import best_status, bounce_kind, find_enhanced_status
+from newsletter.feedback.parsers.status import best_status, bounce_kind, find_enhanced_status
 from newsletter.errors import InvalidInput
 
 CORPUS = Path(__file__).parent / "corpus" / "bounces"
@@ -305,7 +305,7 @@ def test_custom_verp_mailbox_name():
 
 
 def test_malformed_input_logs_one_line(caplog):
-    with caplog.at_level(logging.INFO, logger="newsletter.bounces"):
+    with caplog.at_level(logging.INFO, logger="newsletter.feedback"):
         assert parse_inbound(read("malformed_binary_garbage.eml")) == []
     assert len(caplog.records) == 1
     assert "\n" not in caplog.records[0].getMessage()

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from newsletter import suppression
 from newsletter.extensions import db
-from newsletter.inbound_server import make_listener
+from newsletter.feedback.listener import make_listener
 from newsletter.models import Delivery, Feedback, Subscriber, Subscription
 from tests.conftest import create_demo_newsletter
 from tests.support.feedback_mail import arf, dsn, reply

@@ -8,8 +8,9 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, update
 
-from newsletter import consent, feedback, tokens
-from newsletter.bounces import COMPLAINT, HARD_BOUNCE, REPLY, SOFT_BOUNCE, FeedbackEvent
+from newsletter import consent, tokens
+from newsletter.feedback import record as feedback
+from newsletter.feedback.parsers import COMPLAINT, HARD_BOUNCE, REPLY, SOFT_BOUNCE, FeedbackEvent
 from newsletter.extensions import db
 from newsletter.mail.identifiers import message_id_local
 from newsletter.models import (Delivery, Feedback, IssueStats, Subscriber, Subscription, SubscriptionEvent,

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from newsletter.bounces import (
+from newsletter.feedback.parsers import (
     COMPLAINT,
     HARD_BOUNCE,
     SOFT_BOUNCE,
@@ -23,7 +23,7 @@ from newsletter.bounces import (
     parse_postmark,
     parse_ses_sns,
 )
-from newsletter.bounces.sns import clear_certificate_cache
+from newsletter.feedback.parsers.sns import clear_certificate_cache
 
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-feedback"
@@ -217,7 +217,7 @@ def test_subscription_confirmation_is_handed_to_the_caller(signer):
 
 def test_subscription_confirmation_without_a_callback_is_logged(signer, caplog):
     key, pem = signer
-    with caplog.at_level(logging.WARNING, logger="newsletter.bounces"):
+    with caplog.at_level(logging.WARNING, logger="newsletter.feedback"):
         assert parse_ses_sns(body(sign(confirmation(), key)), fetch_certificate=Fetcher(pem)) == []
     assert confirmation()["SubscribeURL"] in caplog.text
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter import suppression
-from newsletter.bounces.sns import clear_certificate_cache
+from newsletter.feedback.parsers.sns import clear_certificate_cache
 from newsletter.extensions import db
 from newsletter.models import Feedback, Subscriber, Subscription, Suppression
 from tests.conftest import create_demo_newsletter

@@ -22,7 +22,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, format_date
 
 from ..addresses import has_header_breaker
-from ..bounces import verp_address
+from ..feedback.parsers.verp import verp_address
 from ..content import render_markdown
 from ..links import external_url
 from ..models import Issue

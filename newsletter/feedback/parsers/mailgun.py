@@ -9,8 +9,8 @@ from .model import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, Envelope, FeedbackEvent,
 from .model import first_verp_token, recipient_or_none
 from .status import best_status, is_mailbox_full
 from .verp import DEFAULT_LOCAL
-from .webhooks import WebhookRejected, epoch_datetime, expect_object, expect_text, forged, load_object
-from .webhooks import refuse_malformed
+from .webhook_body import WebhookRejected, epoch_datetime, expect_object, expect_text, forged, load_object
+from .webhook_body import refuse_malformed
 
 MAX_AGE = timedelta(minutes=15)  # Mailgun's guidance: refuse older timestamps and reused tokens
 

@@ -19,10 +19,10 @@ from .model import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, Envelope, FeedbackEvent
 from .model import first_message_id, first_verp_token, recipient_or_none
 from .status import best_status, is_mailbox_full
 from .verp import DEFAULT_LOCAL
-from .webhooks import WebhookRejected, expect_object, expect_text, forged, iso_datetime, load_object
-from .webhooks import refuse_malformed
+from .webhook_body import WebhookRejected, expect_object, expect_text, forged, iso_datetime, load_object
+from .webhook_body import refuse_malformed
 
-log = logging.getLogger("newsletter.bounces")
+log = logging.getLogger("newsletter.feedback")
 
 # The fields SNS signs, in the order it signs them ("Verifying the signatures of Amazon SNS messages").
 _CONFIRMATION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")

@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-from ..addresses import normalise_address
-from ..errors import InvalidAddress
+from ...addresses import normalise_address
+from ...errors import InvalidAddress
 from .verp import verp_token
 
 HARD_BOUNCE = "hard_bounce"

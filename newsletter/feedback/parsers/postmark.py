@@ -6,7 +6,7 @@ import hmac
 from .model import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, Envelope, FeedbackEvent, first_message_id
 from .model import recipient_or_none
 from .status import best_status, is_mailbox_full
-from .webhooks import WebhookRejected, expect_text, iso_datetime, load_object, refuse_malformed
+from .webhook_body import WebhookRejected, expect_text, iso_datetime, load_object, refuse_malformed
 
 # Postmark's bounce Type values that say something about the reader's mailbox; the rest (AutoResponder,
 # Blocked, DMARCPolicy, ChallengeVerification...) concern the message or our own setup.

@@ -9,16 +9,16 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import suppression
-from .addresses import normalise_address
-from .bounces import COMPLAINT, HARD_BOUNCE, REPLY, SOFT_BOUNCE, FeedbackEvent
-from .errors import InvalidAddress
-from .extensions import db
-from .mail import identifiers
-from .models import Delivery, Feedback, Issue, Subscriber, SubscriptionEvent, utcnow
-from .states import DeliveryStatus as D
-from .states import SubscriptionStatus as S
-from .states import can_transition
+from .. import suppression
+from ..addresses import normalise_address
+from .parsers import COMPLAINT, HARD_BOUNCE, REPLY, SOFT_BOUNCE, FeedbackEvent
+from ..errors import InvalidAddress
+from ..extensions import db
+from ..mail import identifiers
+from ..models import Delivery, Feedback, Issue, Subscriber, SubscriptionEvent, utcnow
+from ..states import DeliveryStatus as D
+from ..states import SubscriptionStatus as S
+from ..states import can_transition
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import functools
 import json
 from datetime import datetime, timezone
 
-from ..errors import DomainError
+from ...errors import DomainError
 
 MAX_BODY = 1024 * 1024  # providers send a few kilobytes per notification
 

@@ -11,10 +11,10 @@ from email import message_from_bytes, policy
 
 from flask import current_app
 
-from . import consent, tokens
-from .bounces import parse_inbound
-from .errors import DomainError
-from .feedback import record_feedback
+from .. import consent, tokens
+from .parsers import parse_inbound
+from ..errors import DomainError
+from .record import record_feedback
 
 log = logging.getLogger(__name__)
 UNSUBSCRIBE_MAILBOX = "unsubscribe"

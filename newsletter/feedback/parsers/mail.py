@@ -22,7 +22,7 @@ from .plaintext import looks_like_bounce, parse_plain_bounce
 from .replies import is_automatic, parse_reply
 from .verp import DEFAULT_LOCAL
 
-log = logging.getLogger("newsletter.bounces")
+log = logging.getLogger("newsletter.feedback")
 # Headers the receiving MTA sets to the envelope recipient, i.e. our VERP return path.
 ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
 

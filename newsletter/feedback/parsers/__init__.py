@@ -3,13 +3,13 @@
 Pure parsing only: no database, no Flask. Whoever receives the mail or the webhook records the events.
 """
 
-from .inbound import parse_inbound
+from .mail import parse_inbound
 from .mailgun import parse_mailgun
 from .model import COMPLAINT, HARD_BOUNCE, KINDS, REPLY, SOFT_BOUNCE, FeedbackEvent
 from .postmark import parse_postmark
 from .sns import SubscriptionConfirmation, parse_ses_sns
 from .verp import verp_address, verp_token
-from .webhooks import WebhookRejected
+from .webhook_body import WebhookRejected
 
 __all__ = [
     "COMPLAINT",

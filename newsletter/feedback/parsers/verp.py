@@ -2,7 +2,7 @@
 
 import re
 
-from ..errors import InvalidInput
+from ...errors import InvalidInput
 
 DEFAULT_LOCAL = "bounces"
 SEPARATOR = "+"  # the sub-address separator Postfix, Exim, qmail ("-" there, configurable) and Gmail accept

@@ -1,0 +1,9 @@
+"""Inbound mail and provider webhooks: what happens to a bounce, a complaint or a reply, in one folder.
+
+- `parsers/` (pure: no database, no Flask) turns raw mail and webhook bodies into FeedbackEvents;
+  `reasons.py` (pure) is the one table that says what a refusal means and what it does.
+- `listener.py` (SMTP/LMTP, `flask bounces serve`), `imap.py` (`flask bounces poll`) and `webhooks.py`
+  (signature checks' stores: replayed tokens, SNS certificates) receive it;
+- `inbound.py` hands each inbound message to the parsers, `record.py` stores the events and applies
+  their consequences to readers.
+"""
