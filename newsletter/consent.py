@@ -37,7 +37,7 @@ MAX_NAME_LENGTH = 200
 MAX_REASON_LENGTH = 500
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
 PAUSE_MONTHS = (1, 3)
-UNSUBSCRIBE_REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto")
+UNSUBSCRIBE_REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto", "feedback_report")
 READER_ACTIONS = ("pause1", "pause3", "resume", "unsubscribe")
 
 

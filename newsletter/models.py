@@ -324,8 +324,10 @@ class Feedback(db.Model):
 
     __tablename__ = "feedback"
     __table_args__ = (
-        CheckConstraint("kind IN ('hard_bounce', 'soft_bounce', 'complaint', 'reply')", name="kind_valid"),
+        CheckConstraint("kind IN ('hard_bounce', 'soft_bounce', 'sender_refusal', 'complaint', 'opt_out', 'reply')",
+                        name="kind_valid"),
         Index("ix_feedback_issue_kind", "issue_id", "kind"),
+        Index("ix_feedback_issue_domain", "issue_id", "domain"),
         Index("ix_feedback_subscriber_kind_received", "subscriber_id", "kind", "received_at"),
     )
 
@@ -337,6 +339,10 @@ class Feedback(db.Model):
     newsletter_id: Mapped[int | None] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"), index=True)
     subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
     status: Mapped[str | None] = mapped_column(String(32))
+    # A bounce's reason (newsletter/feedback/reasons.py), which decided its kind; None for the other kinds.
+    reason: Mapped[str | None] = mapped_column(String(24))
+    # The reader's mail domain when it was recorded: sender-side refusals are reported per receiving domain.
+    domain: Mapped[str | None] = mapped_column(String(255))
     diagnostic: Mapped[str | None] = mapped_column(String(1000))
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,6 +12,7 @@ from newsletter.feedback.parsers import (
     COMPLAINT,
     HARD_BOUNCE,
     KINDS,
+    REFUSAL,
     REPLY,
     SOFT_BOUNCE,
     FeedbackEvent,
@@ -19,7 +20,8 @@ from newsletter.feedback.parsers import (
     verp_address,
     verp_token,
 )
-from newsletter.feedback.parsers.status import best_status, bounce_kind, find_enhanced_status
+from newsletter.feedback.parsers.status import best_status, find_enhanced_status
+from newsletter.feedback.reasons import classify
 from newsletter.errors import InvalidInput
 
 CORPUS = Path(__file__).parent / "corpus" / "bounces"
@@ -28,14 +30,13 @@ CORPUS_FILES = sorted(path.name for path in CORPUS.glob("*.eml"))
 # file -> the events it must give: (kind, recipient, status, message_id)
 EXPECTED = {
     "rfc3464_simple.eml": [(SOFT_BOUNCE, "louisl@larry.example.net", "4.0.0", "d101.i1.a1b2c3@example.org")],
-    "rfc3464_multi_recipient.eml": [
-        (HARD_BOUNCE, "arathib@vnet.example.com", "5.0.0", "d102.i2.b2c3d4@example.org"),
-        (SOFT_BOUNCE, "johnh@hpnjld.example.com", "4.0.0", "d102.i2.b2c3d4@example.org"),
+    "rfc3464_multi_recipient.eml": [  # the delayed recipient is a warning, not a bounce
+        (SOFT_BOUNCE, "arathib@vnet.example.com", "5.0.0", "d102.i2.b2c3d4@example.org"),
         (HARD_BOUNCE, "wsnell@sdcc13.example.edu", "5.0.0", "d102.i2.b2c3d4@example.org"),
     ],
     "rfc5965_abuse.eml": [(COMPLAINT, "user@example.com", "abuse", "8787KJKJ3K4J3K4J3K4J3.mail@example.net")],
     "postfix_user_unknown.eml": [(HARD_BOUNCE, "nobody@example.com", "5.1.1", "d103.i3.c3d4e5@example.org")],
-    "postfix_delayed.eml": [(SOFT_BOUNCE, "slow@example.net", "4.4.1", "d104.i4.d4e5f6@example.org")],
+    "postfix_delayed.eml": [],  # a delay warning is not a bounce
     "postfix_mailbox_full.eml": [(SOFT_BOUNCE, "full@example.net", "5.2.2", "d113.i13.a3b4c5@example.org")],
     "exim_dsn.eml": [(HARD_BOUNCE, "gone@example.net", "5.1.1", "d105.i5.e5f6a7@example.org")],
     "exim_plaintext.eml": [(HARD_BOUNCE, "ghost@example.com", "5.0.0", "d106.i6.f6a7b8@example.org")],
@@ -128,18 +129,30 @@ def test_bounce_dates_come_from_the_last_attempt():
 
 
 @pytest.mark.parametrize(
-    ("status", "text", "kind"),
+    ("status", "text", "reason"),
     [
-        ("5.1.1", "user unknown", HARD_BOUNCE),
-        ("5.2.2", "mailbox full", SOFT_BOUNCE),
-        ("4.2.2", "", SOFT_BOUNCE),
-        ("5.0.0", "552 Requested mail action aborted: over quota", SOFT_BOUNCE),
-        ("4.4.1", "connection timed out", SOFT_BOUNCE),
-        (None, "", SOFT_BOUNCE),
+        ("5.1.1", "user unknown", "user_unknown"),
+        ("5.2.2", "mailbox full", "mailbox_full"),
+        ("4.2.2", "", "mailbox_full"),
+        ("5.0.0", "552 Requested mail action aborted: over quota", "mailbox_full"),
+        ("4.4.1", "connection timed out", "network_error"),
+        ("5.7.26", "550 5.7.26 Unauthenticated email from example.org is not accepted", "auth_failure"),
+        ("5.7.1", "550 5.7.1 Service unavailable; client host [192.0.2.1] blocked using Spamhaus", "blocked"),
+        ("5.7.1", "554 5.7.1 <reader@example.com>: Recipient address rejected: User unknown", "user_unknown"),
+        ("4.7.0", "421 4.7.0 [TSS04] Messages temporarily deferred due to unexpected volume", "rate_limited"),
+        ("5.0.0", "550 5.0.0 Message rejected as spam", "spam_detected"),
+        (None, "550 Requested action not taken: mailbox unavailable", "user_unknown"),
+        (None, "554 Transaction failed", "undetermined"),
+        (None, "", "undetermined"),
     ],
 )
-def test_bounce_kind_follows_status_and_mailbox_full(status, text, kind):
-    assert bounce_kind(status, text) == kind
+def test_reason_follows_status_then_words_then_reply_code(status, text, reason):
+    assert classify(status, text) == reason
+
+
+@pytest.mark.parametrize("text", ["550 5.0.0 Rejected", "554 refused", "550 Administrative prohibition"])
+def test_a_first_digit_of_5_alone_does_not_make_a_bounce_hard(text):
+    assert classify(None, text) not in ("user_unknown", "host_unknown", "has_moved")
 
 
 def test_generic_status_is_refined_by_the_diagnostic():
@@ -169,8 +182,12 @@ def test_successful_dsn_actions_give_no_event(action):
     assert parse_inbound(dsn(action, "2.0.0")) == []
 
 
-def test_failed_action_with_a_transient_status_is_soft():
-    assert summary(parse_inbound(dsn("failed", "4.7.0"))) == [(SOFT_BOUNCE, "reader@example.com", "4.7.0", None)]
+@pytest.mark.parametrize(("status", "kind", "reason"), [("4.1.1", HARD_BOUNCE, "user_unknown"),
+                                                        ("4.7.0", REFUSAL, "policy"),
+                                                        ("4.2.2", SOFT_BOUNCE, "mailbox_full")])
+def test_failed_action_with_a_4xx_status_counts_by_its_reason_not_its_class(status, kind, reason):
+    (event,) = parse_inbound(dsn("failed", status))
+    assert (event.kind, event.reason) == (kind, reason)
 
 
 def test_original_recipient_wins_over_an_expanded_final_recipient():
@@ -363,3 +380,89 @@ def mutated_corpus_file(draw):
 @given(mutated_corpus_file())
 def test_mutated_corpus_files_never_raise(raw):
     check_events(parse_inbound(raw))
+
+
+# --- the regressions of issue 12, one by one ----------------------------------------------------------
+
+
+EXIM_TIMEOUT = (
+    "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\nTo: bounces+d4.k4@example.org\n"
+    "Subject: Mail delivery failed: returning message to sender\nX-Failed-Recipients: reader@example.com\n"
+    "Auto-Submitted: auto-replied\n\nThis message was created automatically by mail delivery software.\n\n"
+    "A message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. "
+    "The following address(es) failed:\n\n  reader@example.com\n    retry timeout exceeded\n"
+)
+
+
+def test_exims_permanent_error_wording_does_not_make_a_retry_timeout_hard():
+    (event,) = parse_inbound(EXIM_TIMEOUT.encode())
+    assert (event.kind, event.reason, event.recipient) == (SOFT_BOUNCE, "expired", "reader@example.com")
+
+
+def test_a_dsn_without_diagnostic_is_read_from_its_text_part():
+    raw = dsn("failed", "5.0.0").replace(b"Report.", b"<reader@example.com>: mailbox is full, over quota")
+    (event,) = parse_inbound(raw)
+    assert (event.kind, event.reason) == (SOFT_BOUNCE, "mailbox_full")
+
+
+@pytest.mark.parametrize(("action", "status"), [("deliverable", "2.1.5"), ("delivered", "2.0.0"),
+                                                 ("delayed", "4.4.1"), ("relayed", "2.0.0")])
+def test_success_reports_and_delay_warnings_are_not_bounces(action, status):
+    assert parse_inbound(dsn(action, status)) == []
+
+
+NULL_SENDER_NOTICE = message(
+    "From: Mail System <mail-system@mx.example.net>", "To: bounces+d5.k5@example.org",
+    "Subject: Delivery failure", body="Your message to <reader@example.com> could not be delivered: user unknown.\n",
+)
+
+
+def test_the_null_envelope_sender_marks_a_notice():
+    (event,) = parse_inbound(NULL_SENDER_NOTICE, envelope_from="")
+    assert (event.kind, event.recipient, event.envelope_token) == (HARD_BOUNCE, "reader@example.com", "d5.k5")
+
+
+def test_without_the_null_sender_the_same_mail_is_no_bounce():
+    assert all(event.kind == REPLY for event in parse_inbound(NULL_SENDER_NOTICE, envelope_from="x@example.net"))
+
+
+def test_an_empty_mailer_daemon_address_is_a_daemon():
+    raw = NULL_SENDER_NOTICE.replace(b"Mail System <mail-system@mx.example.net>", b"MAILER-DAEMON <>")
+    assert [event.kind for event in parse_inbound(raw)] == [HARD_BOUNCE]
+
+
+def test_a_null_sender_autoreply_is_neither_a_bounce_nor_a_reply():
+    raw = message("From: reader@example.com", "To: bounces+d6.k6@example.org", "Subject: Out of office",
+                  "In-Reply-To: <d6.i6.k6@example.org>", body="Back on Monday.\n")
+    assert parse_inbound(raw, envelope_from="") == []
+
+
+JMRP = (
+    "From: staff@hotmail.example.com\nTo: fbl@example.org\nSubject: complaint about message from 198.51.100.7\n"
+    'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="J"\n\n--J\nContent-Type: text/plain\n\n'
+    "This is an email abuse report for an email message received from IP 198.51.100.7.\n\n--J\n"
+    "Content-Type: message/rfc822\n\nX-HmXmrOriginalRecipient: <reader@hotmail.example.com>\n"
+    "Return-Path: <bounces+d7.k7@example.org>\nMessage-ID: <d7.i7.k7@example.org>\nTo: redacted@example\n"
+    "Subject: Weekly Notes\n\nHello.\n\n--J--\n"
+)
+
+
+def test_microsofts_jmrp_format_is_a_complaint():
+    (event,) = parse_inbound(JMRP.encode())
+    assert (event.kind, event.recipient, event.message_id) == (COMPLAINT, "reader@hotmail.example.com",
+                                                                "d7.i7.k7@example.org")
+
+
+def test_an_ses_complaint_sent_as_mail_is_a_complaint():
+    notification = ('{"notificationType":"Complaint","complaint":{"complainedRecipients":[{"emailAddress":'
+                    '"reader@example.com"}],"complaintFeedbackType":"abuse","timestamp":"2024-03-01T11:59:30Z"},'
+                    '"mail":{"source":"bounces+d8.k8@example.org","commonHeaders":{"messageId":"<d8.i8.k8@example.org>"}}}')
+    raw = message("From: SES <no-reply@sns.amazonaws.com>", "To: fbl@example.org", "Subject: AWS Notification Message",
+                  body=notification + "\n\n--\nIf you wish to stop receiving notifications...\n")
+    (event,) = parse_inbound(raw)
+    assert (event.kind, event.recipient, event.envelope_token) == (COMPLAINT, "reader@example.com", "d8.k8")
+
+
+def test_an_arf_opt_out_asks_to_leave():
+    (event,) = parse_inbound(arf("opt-out"))
+    assert (event.kind, event.recipient, event.message_id) == ("opt_out", "reader@example.com", "d2.i2.k2@example.org")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from newsletter import suppression
 from newsletter.extensions import db
 from newsletter.feedback.listener import make_listener
-from newsletter.models import Delivery, Feedback, Subscriber, Subscription
+from newsletter.models import Delivery, Feedback, Subscriber, Subscription, SubscriptionEvent
 from tests.conftest import create_demo_newsletter
 from tests.support.feedback_mail import arf, dsn, reply
 from tests.support.sending_helpers import confirmed_readers, new_issue, received_by, send_to_the_end, start_sending
@@ -29,10 +29,10 @@ def inbound(bounce_app):
     listener = make_listener(bounce_app, "127.0.0.1", port)
     listener.start()
 
-    def deliver(raw: bytes, to: str):
+    def deliver(raw: bytes, to: str, sender: str = ""):
         db.session.commit()  # the listener writes from its own thread: hold no transaction meanwhile
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-            client.sendmail("", [to], raw)
+            client.sendmail(sender, [to], raw)
         db.session.expire_all()
 
     yield deliver
@@ -88,16 +88,54 @@ def test_a_complaint_suppresses_the_address_for_every_newsletter(bounce_app, smt
     assert suppression.is_suppressed(suppression.hmac_of(reader))
 
 
-def test_soft_bounces_suppress_after_the_configured_count(bounce_app, smtp, inbound):
+def test_soft_bounces_suppress_after_the_configured_count_of_deliveries(bounce_app, smtp, inbound):
+    newsletter = create_demo_newsletter()
+    [reader] = confirmed_readers(newsletter, 1)
+    send_issue(bounce_app, newsletter, smtp)
+    first = smtp.wait_for(1)[0]
+    inbound(dsn(first, status="5.2.2"), first.envelope_from)
+    inbound(dsn(first, status="5.2.2"), first.envelope_from)  # the same delivery again: counted once
+    assert status_of(reader) == "confirmed"
+    send_issue(bounce_app, newsletter, smtp, subject="Second")
+    second = smtp.wait_for(2)[1]
+    inbound(dsn(second, status="4.2.2"), second.envelope_from)
+    assert status_of(reader) == "bounced"
+    assert [(f.kind, f.reason) for f in db.session.scalars(select(Feedback))] == [("soft_bounce", "mailbox_full")] * 3
+
+
+def test_delay_warnings_are_not_bounces(bounce_app, smtp, inbound):
     newsletter = create_demo_newsletter()
     [reader] = confirmed_readers(newsletter, 1)
     send_issue(bounce_app, newsletter, smtp)
     original = smtp.wait_for(1)[0]
-    inbound(dsn(original, status="4.2.2", action="delayed"), original.envelope_from)
+    for _ in range(3):
+        inbound(dsn(original, status="4.4.1", action="delayed"), original.envelope_from)
+    assert status_of(reader) == "confirmed" and db.session.scalars(select(Feedback)).all() == []
+
+
+def test_a_refusal_about_the_sender_never_costs_the_reader(bounce_app, smtp, inbound):
+    newsletter = create_demo_newsletter()
+    [reader] = confirmed_readers(newsletter, 1)
+    issue = send_issue(bounce_app, newsletter, smtp)
+    original = smtp.wait_for(1)[0]
+    inbound(dsn(original, status="5.7.26"), original.envelope_from)
     assert status_of(reader) == "confirmed"
-    inbound(dsn(original, status="4.2.2", action="delayed"), original.envelope_from)
-    assert status_of(reader) == "bounced"
-    assert [f.kind for f in db.session.scalars(select(Feedback))] == ["soft_bounce", "soft_bounce"]
+    assert not suppression.is_suppressed(suppression.hmac_of(reader))
+    [record] = db.session.scalars(select(Feedback)).all()
+    assert (record.kind, record.reason, record.issue_id, record.domain) == (
+        "sender_refusal", "auth_failure", issue.id, reader.rpartition("@")[2])
+
+
+def test_an_opt_out_report_unsubscribes_the_reader_with_the_report_as_evidence(bounce_app, smtp, inbound):
+    newsletter = create_demo_newsletter()
+    [reader] = confirmed_readers(newsletter, 1)
+    send_issue(bounce_app, newsletter, smtp)
+    original = smtp.wait_for(1)[0]
+    inbound(arf(original, "opt-out"), original.envelope_from)
+    assert status_of(reader) == "unsubscribed"
+    event = db.session.scalars(select(SubscriptionEvent).where(SubscriptionEvent.kind == "unsubscribed")).one()
+    assert event.reason.startswith("feedback_report: opt-out report #") and "ExampleFBL" in event.reason
+    assert not suppression.is_suppressed(suppression.hmac_of(reader))  # it leaves one newsletter, as asked
 
 
 def test_a_forged_bounce_without_our_signature_changes_nothing(bounce_app, smtp, inbound):
@@ -117,7 +155,7 @@ def test_replies_are_counted_per_issue_without_keeping_their_text(bounce_app, sm
     readers = confirmed_readers(newsletter, 2)
     issue = send_issue(bounce_app, newsletter, smtp)
     for received in smtp.wait_for(2):
-        inbound(reply(received, "A very personal answer"), "replies@news.example.test")
+        inbound(reply(received, "A very personal answer"), "replies@news.example.test", received.recipients[0])
     records = db.session.scalars(select(Feedback)).all()
     assert [(r.kind, r.issue_id) for r in records] == [("reply", issue.id)] * 2
     assert all("personal" not in (r.diagnostic or "") for r in records)
@@ -141,3 +179,16 @@ def test_malformed_inbound_mail_is_accepted_and_ignored(bounce_app, smtp, inboun
     inbound(b"\x00\x01garbage\r\n\r\n\xff\xfe", "bounces@example.org")
     inbound(b"Content-Type: multipart/report; boundary=\"x\"\r\n\r\n--x\r\ntruncated", "bounces@example.org")
     assert status_of(reader) == "confirmed" and db.session.scalars(select(Feedback)).all() == []
+
+
+def test_the_endpoint_reads_the_null_envelope_sender_as_a_notice(bounce_app, smtp, inbound):
+    newsletter = create_demo_newsletter()
+    [reader] = confirmed_readers(newsletter, 1)
+    send_issue(bounce_app, newsletter, smtp)
+    original = smtp.wait_for(1)[0]
+    notice = (f"From: Mail System <mail-system@mx.example.net>\r\nTo: {original.envelope_from}\r\n"
+              f"Subject: Delivery failure\r\n\r\nYour message to <{reader}> could not be delivered: user unknown.\r\n")
+    inbound(notice.encode(), original.envelope_from, sender=reader)  # from a person: a reply, not a bounce
+    assert status_of(reader) == "confirmed"
+    inbound(notice.encode(), original.envelope_from)  # the null sender (<>): a notice
+    assert status_of(reader) == "bounced"

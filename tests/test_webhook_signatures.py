@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from newsletter.feedback.parsers import (
     COMPLAINT,
     HARD_BOUNCE,
+    REFUSAL,
     SOFT_BOUNCE,
     SubscriptionConfirmation,
     WebhookRejected,
@@ -356,10 +357,9 @@ def test_mailgun_permanent_failure_is_a_hard_bounce():
     )
 
 
-def test_mailgun_temporary_failure_is_a_soft_bounce():
+def test_mailgun_temporary_failure_is_a_retry_not_a_bounce():
     raw = mailgun_body(mailgun_failed("temporary"))
-    (event,) = parse_mailgun(raw, signing_key=MAILGUN_KEY, now=NOW, seen_token=never_seen)
-    assert event.kind == SOFT_BOUNCE
+    assert parse_mailgun(raw, signing_key=MAILGUN_KEY, now=NOW, seen_token=never_seen) == []
 
 
 def test_mailgun_complaint_and_other_events():
@@ -417,7 +417,8 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def postmark_record(record_type: str = "Bounce", bounce_type: str = "HardBounce") -> bytes:
+def postmark_record(record_type: str = "Bounce", bounce_type: str = "HardBounce",
+                    details: str = "smtp;550 5.1.1 The email account that you tried to reach does not exist.") -> bytes:
     return json.dumps({
         "RecordType": record_type,
         "ID": 4323372036854775807,
@@ -425,7 +426,7 @@ def postmark_record(record_type: str = "Bounce", bounce_type: str = "HardBounce"
         "TypeCode": 1,
         "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
         "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
-        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Details": details,
         "Email": "reader@example.com",
         "From": "news@example.org",
         "BouncedAt": "2024-03-01T11:59:54.9070259Z",
@@ -447,12 +448,16 @@ def test_postmark_with_the_right_credentials_is_accepted():
 
 
 @pytest.mark.parametrize(
-    ("record_type", "bounce_type", "kind"),
-    [("Bounce", "SoftBounce", SOFT_BOUNCE), ("Bounce", "Transient", SOFT_BOUNCE),
-     ("SpamComplaint", "SpamComplaint", COMPLAINT), ("Bounce", "SpamComplaint", COMPLAINT)],
+    ("record_type", "bounce_type", "details", "kind"),
+    [("Bounce", "SoftBounce", "smtp;452 4.2.2 Mailbox full", SOFT_BOUNCE),
+     ("Bounce", "Transient", "The server could not temporarily deliver your message", SOFT_BOUNCE),
+     ("Bounce", "DMARCPolicy", "smtp;550 5.7.26 Unauthenticated email is not accepted", REFUSAL),
+     ("Bounce", "Blocked", "The ISP blocked this message", REFUSAL),
+     ("SpamComplaint", "SpamComplaint", "", COMPLAINT), ("Bounce", "SpamComplaint", "", COMPLAINT)],
 )
-def test_postmark_record_types(record_type, bounce_type, kind):
-    assert [event.kind for event in accept_postmark(postmark_record(record_type, bounce_type))] == [kind]
+def test_postmark_record_types(record_type, bounce_type, details, kind):
+    records = accept_postmark(postmark_record(record_type, bounce_type, details))
+    assert [event.kind for event in records] == [kind]
 
 
 @pytest.mark.parametrize("record", [postmark_record("Bounce", "AutoResponder"), postmark_record("Delivery")])

@@ -33,13 +33,16 @@ def bounce_mailbox() -> str:
     return address.rpartition("@")[0] if address else "bounces"
 
 
-def receive(raw: bytes, envelope_to: list[str], source: str = "inbound") -> InboundResult:
-    """Handle one inbound message (flushed; the caller commits)."""
+def receive(raw: bytes, envelope_to: list[str], source: str = "inbound",
+            envelope_from: str | None = None) -> InboundResult:
+    """Handle one inbound message (flushed; the caller commits).
+
+    `envelope_from` is the SMTP MAIL FROM when known ("" for the null sender of a notice)."""
     result = InboundResult()
     if any(to.lower().split("@")[0] == UNSUBSCRIBE_MAILBOX for to in envelope_to):
         result.unsubscribed = _mailto_unsubscribe(raw)
         return result
-    for event in parse_inbound(raw, envelope_to, verp_local=bounce_mailbox()):
+    for event in parse_inbound(raw, envelope_to, envelope_from=envelope_from, verp_local=bounce_mailbox()):
         if record_feedback(event, source) is not None:
             result.events.append(event.kind)
     return result

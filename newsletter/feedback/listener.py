@@ -22,7 +22,7 @@ class InboundHandler:
     async def handle_DATA(self, server, session, envelope):
         with self.app.app_context():
             try:
-                receive(envelope.original_content, list(envelope.rcpt_tos))
+                receive(envelope.original_content, list(envelope.rcpt_tos), envelope_from=envelope.mail_from or "")
                 db.session.commit()
             except Exception:  # the database away: say 451 so the sending MTA tries again later
                 db.session.rollback()

@@ -1,6 +1,12 @@
-"""What bounces, complaints and replies do: recorded against their delivery; a hard bounce or a complaint
-suppresses the address for every newsletter at once; soft bounces do after SOFT_BOUNCE_LIMIT within
-SOFT_BOUNCE_WINDOW_DAYS; replies are counted per issue (their text is not kept).
+"""What bounces, complaints, opt-outs and replies do, by their kind (the reason table decided the kind):
+
+- a bounce about the address, or a complaint, suppresses the address for every newsletter at once;
+- a soft bounce (the reader's mailbox, for a while, or unclear) counts once per delivery and suppresses after
+  SOFT_BOUNCE_LIMIT deliveries within SOFT_BOUNCE_WINDOW_DAYS;
+- a refusal about the sender changes nothing for the reader: it is recorded per issue and receiving domain
+  for the publisher (and may hold that domain's part of a send, see sending/holds.py);
+- an ARF opt-out unsubscribes the reader from that newsletter, the report kept as the evidence;
+- replies are counted per issue (their text is not kept).
 """
 
 import logging
@@ -9,16 +15,16 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from .. import suppression
+from .. import consent, suppression
 from ..addresses import normalise_address
-from .parsers import COMPLAINT, HARD_BOUNCE, REPLY, SOFT_BOUNCE, FeedbackEvent
 from ..errors import InvalidAddress
 from ..extensions import db
 from ..mail import identifiers
-from ..models import Delivery, Feedback, Issue, Subscriber, SubscriptionEvent, utcnow
+from ..models import Delivery, Feedback, Issue, Subscriber, Subscription, SubscriptionEvent, utcnow
 from ..states import DeliveryStatus as D
 from ..states import SubscriptionStatus as S
 from ..states import can_transition
+from .parsers import COMPLAINT, HARD_BOUNCE, OPT_OUT, REFUSAL, REPLY, SOFT_BOUNCE, FeedbackEvent
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +46,30 @@ def record_feedback(event: FeedbackEvent, source: str, *, trusted: bool = False)
         kind=event.kind, source=source, delivery_id=delivery.id if delivery else None,
         issue_id=issue.id if issue else None, newsletter_id=issue.newsletter_id if issue else None,
         subscriber_id=subscriber.id if subscriber else None, status=(event.status or "")[:32] or None,
+        reason=event.reason, domain=_domain(subscriber.email if subscriber else event.recipient),
         diagnostic=event.diagnostic[:1000] or None, occurred_at=event.occurred_at,
     )
     db.session.add(record)
     db.session.flush()
-    if event.kind in (HARD_BOUNCE, SOFT_BOUNCE) and delivery is not None:
-        _mark_delivery_bounced(delivery, event.kind == HARD_BOUNCE)
-    if subscriber is not None and event.kind != REPLY:
-        _consequences(event.kind, subscriber)
+    if event.kind == HARD_BOUNCE and delivery is not None:
+        _mark_delivery_bounced(delivery)
+    if subscriber is not None and event.kind not in (REPLY, REFUSAL):
+        _consequences(record, subscriber, delivery)
     return record
 
 
-def _consequences(kind: str, subscriber: Subscriber) -> None:
-    if kind == HARD_BOUNCE:
+def _consequences(record: Feedback, subscriber: Subscriber, delivery: Delivery | None) -> None:
+    if record.kind == HARD_BOUNCE:
         stop_all_mail(subscriber, "hard_bounce", S.BOUNCED)
-    elif kind == COMPLAINT:
+    elif record.kind == COMPLAINT:
         stop_all_mail(subscriber, "complaint", S.COMPLAINED)
-    elif kind == SOFT_BOUNCE and _soft_bounces(subscriber) >= current_app.config["SOFT_BOUNCE_LIMIT"]:
+    elif record.kind == SOFT_BOUNCE and soft_bounced_deliveries(subscriber) >= current_app.config["SOFT_BOUNCE_LIMIT"]:
         stop_all_mail(subscriber, "soft_bounces", S.BOUNCED)
+    elif record.kind == OPT_OUT and delivery is not None and delivery.subscription_id is not None:
+        subscription = db.session.get(Subscription, delivery.subscription_id)
+        # The report is the evidence: which feedback loop said the reader asked to leave, kept with the event.
+        consent.unsubscribe(subscription, "feedback_report",
+                            f"opt-out report #{record.id} from {record.diagnostic or record.source}")
 
 
 def stop_all_mail(subscriber: Subscriber, reason: str, status: S) -> None:
@@ -71,19 +83,26 @@ def stop_all_mail(subscriber: Subscriber, reason: str, status: S) -> None:
     db.session.flush()
 
 
-def _soft_bounces(subscriber: Subscriber) -> int:
+def soft_bounced_deliveries(subscriber: Subscriber) -> int:
+    """Deliveries that soft-bounced within the window: several notices about one message count once."""
     since = utcnow() - timedelta(days=current_app.config["SOFT_BOUNCE_WINDOW_DAYS"])
-    return db.session.scalar(
-        select(func.count(Feedback.id)).where(Feedback.subscriber_id == subscriber.id,
-                                               Feedback.kind == SOFT_BOUNCE, Feedback.received_at >= since)
-    )
+    recent = (Feedback.subscriber_id == subscriber.id, Feedback.kind == SOFT_BOUNCE, Feedback.received_at >= since)
+    per_delivery = db.session.scalar(select(func.count(func.distinct(Feedback.delivery_id))).where(*recent))
+    # A verified webhook may name the reader without a delivery: each such notice counts on its own.
+    unattributed = db.session.scalar(select(func.count(Feedback.id)).where(*recent, Feedback.delivery_id.is_(None)))
+    return per_delivery + unattributed
 
 
-def _mark_delivery_bounced(delivery: Delivery, hard: bool) -> None:
-    # Only a hard bounce turns a sent message into a bounced one; a soft one is counted, not a verdict.
-    if hard and delivery.status in (D.SENT, D.UNKNOWN):
+def _mark_delivery_bounced(delivery: Delivery) -> None:
+    # Only a bounce about the address turns a sent message into a bounced one; the others are counted.
+    if delivery.status in (D.SENT, D.UNKNOWN):
         db.session.execute(update(Delivery).where(Delivery.id == delivery.id)
                            .values(status=D.BOUNCED.value, updated_at=utcnow()))
+
+
+def _domain(address: str | None) -> str | None:
+    """The mail domain of an address, lower-cased."""
+    return address.rpartition("@")[2].lower()[:255] or None if address and "@" in address else None
 
 
 def _delivery_of(event: FeedbackEvent) -> Delivery | None:

@@ -38,7 +38,7 @@ Content-Type: text/rfc822-headers
 """.replace("\n", "\r\n").encode()
 
 
-def arf(original) -> bytes:
+def arf(original, feedback_type: str = "abuse") -> bytes:
     """An RFC 5965 abuse report (a reader pressed 'this is spam')."""
     recipient = original.recipients[0]
     headers = original.raw.split(b"\r\n\r\n", 1)[0].decode()
@@ -56,7 +56,7 @@ This is an email abuse report.
 --ARF
 Content-Type: message/feedback-report
 
-Feedback-Type: abuse
+Feedback-Type: {feedback_type}
 User-Agent: ExampleFBL/1.0
 Version: 1
 Original-Rcpt-To: {recipient}

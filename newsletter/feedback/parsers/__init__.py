@@ -5,7 +5,7 @@ Pure parsing only: no database, no Flask. Whoever receives the mail or the webho
 
 from .mail import parse_inbound
 from .mailgun import parse_mailgun
-from .model import COMPLAINT, HARD_BOUNCE, KINDS, REPLY, SOFT_BOUNCE, FeedbackEvent
+from .model import COMPLAINT, HARD_BOUNCE, KINDS, OPT_OUT, REFUSAL, REPLY, SOFT_BOUNCE, FeedbackEvent
 from .postmark import parse_postmark
 from .sns import SubscriptionConfirmation, parse_ses_sns
 from .verp import verp_address, verp_token
@@ -15,6 +15,8 @@ __all__ = [
     "COMPLAINT",
     "HARD_BOUNCE",
     "KINDS",
+    "OPT_OUT",
+    "REFUSAL",
     "REPLY",
     "SOFT_BOUNCE",
     "FeedbackEvent",

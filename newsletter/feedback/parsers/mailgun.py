@@ -5,9 +5,9 @@ import hmac
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from .model import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, Envelope, FeedbackEvent, first_message_id
+from .model import COMPLAINT, Envelope, FeedbackEvent, first_message_id
 from .model import first_verp_token, recipient_or_none
-from .status import best_status, is_mailbox_full
+from .status import best_status
 from .verp import DEFAULT_LOCAL
 from .webhook_body import WebhookRejected, epoch_datetime, expect_object, expect_text, forged, load_object
 from .webhook_body import refuse_malformed
@@ -63,7 +63,10 @@ def check_signature(
 
 @refuse_malformed
 def mailgun_events(event_data: dict, verp_local: str = DEFAULT_LOCAL) -> list[FeedbackEvent]:
-    """Events from Mailgun's event-data: failed (permanent -> hard, temporary -> soft), complained."""
+    """Events from Mailgun's event-data: a permanent failure (its reason from the code and words), a complaint.
+
+    A temporary failure is Mailgun saying it will retry: a warning, not a bounce.
+    """
     event = event_data.get("event")
     if event not in {"failed", "complained"}:
         return []
@@ -76,13 +79,13 @@ def mailgun_events(event_data: dict, verp_local: str = DEFAULT_LOCAL) -> list[Fe
     recipient = recipient_or_none(expect_text(event_data, "recipient"))
     if event == "complained":
         return [envelope.event(COMPLAINT, recipient, "abuse", "")]
+    if event_data.get("severity") != "permanent":
+        return []
     delivery = event_data.get("delivery-status")
     delivery = delivery if isinstance(delivery, dict) else {}
     words = " ".join(str(delivery.get(key) or "") for key in ("code", "message", "description")).strip()
     status = best_status(str(delivery.get("enhanced-code") or ""), words)
-    permanent = event_data.get("severity") == "permanent"
-    kind = HARD_BOUNCE if permanent and not is_mailbox_full(status, words) else SOFT_BOUNCE
-    return [envelope.event(kind, recipient, status, words or str(event_data.get("reason") or ""))]
+    return [envelope.bounce(recipient, status, words or str(event_data.get("reason") or ""))]
 
 
 def _nested_text(data: dict, *keys: str) -> str | None:

@@ -8,13 +8,23 @@ from email.utils import parsedate_to_datetime
 
 from ...addresses import normalise_address
 from ...errors import InvalidAddress
+from ..reasons import Group, classify, group_of
 from .verp import verp_token
 
-HARD_BOUNCE = "hard_bounce"
-SOFT_BOUNCE = "soft_bounce"
+HARD_BOUNCE = "hard_bounce"  # about the address: suppresses at once
+SOFT_BOUNCE = "soft_bounce"  # about the reader's mailbox for a while, or unclear: counted once per delivery
+REFUSAL = "sender_refusal"  # about the sender: never against the reader, shown to the publisher
 COMPLAINT = "complaint"
+OPT_OUT = "opt_out"  # an ARF report with Feedback-Type: opt-out: the reader asked to leave
 REPLY = "reply"
-KINDS = (HARD_BOUNCE, SOFT_BOUNCE, COMPLAINT, REPLY)
+KINDS = (HARD_BOUNCE, SOFT_BOUNCE, REFUSAL, COMPLAINT, OPT_OUT, REPLY)
+KIND_OF_GROUP = {Group.ADDRESS: HARD_BOUNCE, Group.READER: SOFT_BOUNCE, Group.UNCLEAR: SOFT_BOUNCE,
+                 Group.SENDER: REFUSAL}
+
+
+def kind_of_reason(reason: str) -> str:
+    """The event kind a bounce reason gives (see reasons.py for what each does)."""
+    return KIND_OF_GROUP[group_of(reason)]
 
 MAX_DIAGNOSTIC = 1000
 MAX_EVENTS = 100  # one of our messages has one recipient; a report naming more is junk or an attack
@@ -35,6 +45,7 @@ class FeedbackEvent:
     message_id: str | None
     envelope_token: str | None
     occurred_at: datetime | None
+    reason: str | None = None  # a bounce's reason (reasons.Reason); None for complaints, opt-outs, replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +68,7 @@ class Envelope:
         return self if self.occurred_at or when is None else replace(self, occurred_at=when)
 
     def event(self, kind: str, recipient: str | None, status: str | None, diagnostic: str,
-              occurred_at: datetime | None = None) -> FeedbackEvent:
+              occurred_at: datetime | None = None, reason: str | None = None) -> FeedbackEvent:
         """A FeedbackEvent about `recipient` that carries this envelope's ids and date."""
         return FeedbackEvent(
             kind=kind,
@@ -67,7 +78,14 @@ class Envelope:
             message_id=self.message_id,
             envelope_token=self.envelope_token,
             occurred_at=occurred_at or self.occurred_at,
+            reason=reason,
         )
+
+    def bounce(self, recipient: str | None, status: str | None, diagnostic: str, *more_words: str | None,
+               occurred_at: datetime | None = None, reason: str | None = None) -> FeedbackEvent:
+        """A bounce about `recipient`: its reason from the status and the words (or as given), its kind from that."""
+        reason = reason or classify(status, diagnostic, *more_words)
+        return self.event(kind_of_reason(reason), recipient, status, diagnostic, occurred_at, reason)
 
 
 def first_verp_token(paths: Iterable[str | None], local: str) -> str | None:

@@ -3,17 +3,19 @@
 import re
 from dataclasses import dataclass
 from email.message import Message
+from email.utils import getaddresses
 from itertools import islice
 
 from . import dsn
 from .mime import addresses_in, field_blocks, header_text, header_values
 from .model import MAX_DIAGNOSTIC, MAX_EVENTS, Envelope, FeedbackEvent, recipient_or_none
-from .status import bounce_kind, find_enhanced_status, status_from_basic_code
+from .recipients import DAEMON_LOCALS, failed_recipients
+from .status import find_enhanced_status, status_from_basic_code
 
-DAEMON_LOCALS = {"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster", "mdaemon"}
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery status notification|delivery (?:has )?failed|delivery failure|mail delivery failed"
-    r"|returned mail|failure notice|could not be delivered|non-?delivery|delivery problem|mail system error",
+    r"|returned mail|failure notice|could not be delivered|non-?delivery|delivery problem|mail system error"
+    r"|mail error|rejected mail|error during delivery|delivery notification",
     re.IGNORECASE,
 )
 # Where the notice ends and the copy of our message begins (qmail, Exim, Sendmail, Postfix wordings).
@@ -25,11 +27,12 @@ _COPY_START = re.compile(
 )
 # Bounded repeats (RFC 5321 4.5.3.1 lengths) keep these linear on hostile text.
 _QMAIL_RECIPIENT = re.compile(r"^<([^<>\s@]{1,64}@[^<>\s@]{1,255})>:[ \t]*$", re.MULTILINE)
-_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
 _QUOTED_HEADER = r"^[ \t]*{name}:[ \t]*(.+)$"
-_TEMPORARY = re.compile(
-    r"temporary (?:error|failure|problem)|delayed|will (?:keep|continue) trying|still trying|will retry"
-    r"|not yet been delivered",
+# A warning that delivery is delayed and still being tried: not a bounce (the final failure, if any, follows).
+_WARNING = re.compile(
+    r"will (?:keep|continue) (?:on )?trying|still trying|will (?:be )?retr(?:y|ied)|not yet been delivered"
+    r"|has been delayed|is delayed|delivery delayed|no action is required|this is (?:only )?a warning"
+    r"|will try (?:again|to deliver)|continue attempting",
     re.IGNORECASE,
 )
 _PERMANENT = re.compile(
@@ -40,20 +43,28 @@ _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 MAX_WORDS = 2000  # characters about one recipient that are read; the diagnostic keeps 1000
 
 
-def looks_like_bounce(msg: Message) -> bool:
+def looks_like_bounce(msg: Message, null_sender: bool = False) -> bool:
     """True for a delivery failure notice: Exim's X-Failed-Recipients, a daemon sender, or its subject.
 
     The subject alone is not enough: a reader may write "why was it undeliverable?". It counts only on
-    mail that is itself automatic, with a null return path (RFC 5321 4.5.5) or Auto-Submitted set.
+    mail that is itself automatic: sent with a null envelope sender (RFC 5321 4.5.5, the strongest sign,
+    given by `bounces serve`), a null Return-Path, or Auto-Submitted set.
     """
     if msg.get("X-Failed-Recipients") is not None:
         return True
-    senders = addresses_in(header_values(msg, "From"))
-    if any(address.partition("@")[0].lower() in DAEMON_LOCALS for address in senders):
+    senders = getaddresses(header_values(msg, "From") + header_values(msg, "Return-Path"))
+    if any(_is_daemon(name, address) for name, address in senders):
         return True
-    null_path = header_text(msg, "Return-Path").replace(" ", "") == "<>"
+    null_from = any(not address for _name, address in getaddresses(header_values(msg, "From")))
+    null_path = null_sender or null_from or header_text(msg, "Return-Path").replace(" ", "") == "<>"
     auto_submitted = header_text(msg, "Auto-Submitted").lower() not in ("", "no")
     return (null_path or auto_submitted) and bool(_BOUNCE_SUBJECT.search(header_text(msg, "Subject")))
+
+
+def _is_daemon(name: str, address: str) -> bool:
+    """A mailer daemon's From, also when its address is empty ("MAILER-DAEMON <>", as DragonFly writes it)."""
+    local = address.partition("@")[0] if address else name.strip().strip('"')
+    return local.lower() in DAEMON_LOCALS
 
 
 def split_notice(text: str) -> tuple[str, str]:
@@ -68,11 +79,9 @@ def quoted_header(text: str, name: str) -> str | None:
     return found.group(1).strip() if found else None
 
 
-def severity(text: str) -> bool | None:
-    """True if the notice calls the failure permanent, False if temporary, None if it does not say."""
-    if _TEMPORARY.search(text):
-        return False
-    return True if _PERMANENT.search(text) else None
+def is_warning(text: str) -> bool:
+    """True for a delay warning: the notice says it keeps trying and calls nothing permanent."""
+    return bool(_WARNING.search(text)) and not _PERMANENT.search(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +91,12 @@ class Notice:
     text: str
     paragraphs: list[str]
     status: str | None
-    permanent: bool | None
 
     @classmethod
     def read(cls, text: str) -> "Notice":
         """Split and scan the notice text once."""
         status = find_enhanced_status(text) or status_from_basic_code(text)
-        return cls(text, _PARAGRAPH.split(text), status, severity(text))
+        return cls(text, _PARAGRAPH.split(text), status)
 
     def paragraph_with(self, needle: str) -> str:
         """The blank-line delimited paragraph that mentions `needle` (case-insensitive), or ""."""
@@ -100,8 +108,7 @@ def failure_event(recipient: str | None, words: str, notice: Notice, envelope: E
     """One bounce event from the words about a recipient, falling back on the notice as a whole."""
     words = words[:MAX_WORDS]
     status = find_enhanced_status(words) or status_from_basic_code(words) or notice.status
-    kind = bounce_kind(status, words or notice.text, permanent=notice.permanent)
-    return envelope.event(kind, recipient, status, words or notice.text[:MAX_DIAGNOSTIC])
+    return envelope.bounce(recipient, status, words or notice.text[:MAX_DIAGNOSTIC], notice.text)
 
 
 def qmail_events(notice: Notice, envelope: Envelope) -> list[FeedbackEvent]:
@@ -113,19 +120,6 @@ def qmail_events(notice: Notice, envelope: Envelope) -> list[FeedbackEvent]:
     return events
 
 
-def scanned_recipient(notice: str, ignored: set[str], verp_local: str) -> str | None:
-    """The first address in the notice that is not ours, the reporter's or a postmaster's."""
-    for candidate in _ADDRESS.findall(notice):
-        recipient = recipient_or_none(candidate)
-        if recipient is None or recipient in ignored:
-            continue
-        local = recipient.partition("@")[0]
-        if local in DAEMON_LOCALS or local.startswith(f"{verp_local.lower()}+"):
-            continue
-        return recipient
-    return None
-
-
 def own_addresses(msg: Message, text: str) -> set[str]:
     """Addresses that are never the failed reader: the notice's own, and our sender's in a pasted copy."""
     names = ("From", "To", "Sender", "Reply-To", "Delivered-To")
@@ -135,23 +129,27 @@ def own_addresses(msg: Message, text: str) -> set[str]:
 
 
 def parse_plain_bounce(msg: Message, text: str, envelope: Envelope) -> list[FeedbackEvent]:
-    """Events from a notice's text: embedded DSN fields, qmail paragraphs, X-Failed-Recipients, a scan."""
+    """Events from a notice's text: embedded DSN fields, qmail paragraphs, X-Failed-Recipients, flufl.bounce."""
     notice_text, copy = split_notice(text)
     notice = Notice.read(notice_text)
     envelope = envelope.with_fallbacks(
         ids=[quoted_header(copy or text, "Message-ID")],
         paths=[quoted_header(copy or text, "Return-Path")],
     )
-    from_fields = dsn.events_from_blocks(field_blocks(text), envelope)
+    from_fields = dsn.events_from_blocks(field_blocks(text), envelope, notice_text)
     if from_fields is not None:  # a DSN whose MIME structure was lost still has its fields
         return from_fields
+    if is_warning(notice_text):
+        return []
     events = qmail_events(notice, envelope)
     if events:
         return events
     listed = addresses_in(header_values(msg, "X-Failed-Recipients"))  # Exim's header
     failed = [r for r in map(recipient_or_none, listed[:MAX_EVENTS]) if r]
     if not failed:
-        failed = [scanned_recipient(notice_text, own_addresses(msg, text), envelope.verp_local)]
-    if failed == [None] and envelope.envelope_token is None:
-        return []
+        failed = failed_recipients(msg, notice_text, ignored=own_addresses(msg, text), verp_local=envelope.verp_local)
+    if not failed:
+        if envelope.envelope_token is None:
+            return []
+        failed = [None]  # the VERP token names the delivery even when the notice names nobody
     return [failure_event(r, notice.paragraph_with(r) if r else "", notice, envelope) for r in failed]

@@ -3,15 +3,20 @@
 import base64
 import hmac
 
-from .model import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, Envelope, FeedbackEvent, first_message_id
-from .model import recipient_or_none
-from .status import best_status, is_mailbox_full
+from ..reasons import Reason, reason_from_words
+from .model import COMPLAINT, Envelope, FeedbackEvent, first_message_id, recipient_or_none
+from .status import best_status
 from .webhook_body import WebhookRejected, expect_text, iso_datetime, load_object, refuse_malformed
 
-# Postmark's bounce Type values that say something about the reader's mailbox; the rest (AutoResponder,
-# Blocked, DMARCPolicy, ChallengeVerification...) concern the message or our own setup.
-HARD_TYPES = {"HardBounce", "BadEmailAddress"}
-SOFT_TYPES = {"SoftBounce", "Transient", "DnsError"}
+# Postmark's bounce Type values and the reason each means when the Details say nothing clearer. The others
+# (AutoResponder, Subscribe, Unsubscribe, ChallengeVerification, OpenRelayTest, ManuallyDeactivated...) are
+# no failure of ours.
+TYPE_REASONS = {
+    "HardBounce": Reason.USER_UNKNOWN, "BadEmailAddress": Reason.USER_UNKNOWN, "SoftBounce": Reason.UNDETERMINED,
+    "Transient": Reason.UNDETERMINED, "DnsError": Reason.NETWORK_ERROR, "Blocked": Reason.BLOCKED,
+    "SpamNotification": Reason.SPAM_DETECTED, "DMARCPolicy": Reason.AUTH_FAILURE,
+    "ContentRelated": Reason.CONTENT_REJECTED, "VirusNotification": Reason.CONTENT_REJECTED,
+}
 COMPLAINT_TYPES = {"SpamComplaint"}
 
 
@@ -58,12 +63,11 @@ def postmark_events(body: bytes) -> list[FeedbackEvent]:
     )
     if record_type == "SpamComplaint" or bounce_type in COMPLAINT_TYPES:
         return [envelope.event(COMPLAINT, recipient, "abuse", details)]
-    if bounce_type not in HARD_TYPES | SOFT_TYPES:
+    if bounce_type not in TYPE_REASONS:
         return []
     status = best_status(None, details)
-    hard = bounce_type in HARD_TYPES and not is_mailbox_full(status, details)
-    kind = HARD_BOUNCE if hard else SOFT_BOUNCE
-    return [envelope.event(kind, recipient, status, details)]
+    reason = None if status and not status.endswith(".0.0") else reason_from_words(details) or TYPE_REASONS[bounce_type]
+    return [envelope.bounce(recipient, status, details, reason=reason)]
 
 
 def _metadata_message_id(record: dict) -> str | None:

@@ -15,9 +15,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from .model import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, Envelope, FeedbackEvent
+from ..reasons import Reason, reason_from_words
+from .model import COMPLAINT, Envelope, FeedbackEvent
 from .model import first_message_id, first_verp_token, recipient_or_none
-from .status import best_status, is_mailbox_full
+from .status import best_status
 from .verp import DEFAULT_LOCAL
 from .webhook_body import WebhookRejected, expect_object, expect_text, forged, iso_datetime, load_object
 from .webhook_body import refuse_malformed
@@ -183,6 +184,26 @@ def ses_events(text: str, verp_local: str = DEFAULT_LOCAL) -> list[FeedbackEvent
     return []
 
 
+def ses_events_in_text(text: str, verp_local: str = DEFAULT_LOCAL) -> list[FeedbackEvent] | None:
+    """Events of an SES notification that SNS delivered by e-mail (its JSON as the body, raw or in an SNS
+    envelope); None when the text holds none. Such mail is not signed: it counts only through our ids."""
+    start = text.find("{")
+    if start < 0 or "notificationType" not in text and "eventType" not in text:
+        return None
+    try:
+        document, _end = json.JSONDecoder(strict=False).raw_decode(text[start:start + 256 * 1024])
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(document, dict) and isinstance(document.get("Message"), str):
+        document = document["Message"]  # the SNS envelope around it (raw message delivery off)
+    else:
+        document = json.dumps(document)
+    try:
+        return ses_events(document, verp_local)
+    except WebhookRejected:
+        return None
+
+
 def _ses_message_id(mail: dict) -> str | None:
     """Our Message-ID as SES saw it (commonHeaders, else the raw header list), without <>."""
     common = mail.get("commonHeaders")
@@ -202,16 +223,25 @@ def _recipients(section: dict, key: str) -> list[dict]:
     return [expect_object(item, key) for item in items]
 
 
+# SES bounceSubType -> the reason it means when the recipient's status and diagnostic say nothing clearer.
+SUBTYPE_REASONS = {
+    "NoEmail": Reason.USER_UNKNOWN, "Suppressed": Reason.USER_UNKNOWN, "OnAccountSuppressionList": Reason.USER_UNKNOWN,
+    "MailboxFull": Reason.MAILBOX_FULL, "MessageTooLarge": Reason.CONTENT_REJECTED,
+    "ContentRejected": Reason.CONTENT_REJECTED, "AttachmentRejected": Reason.CONTENT_REJECTED,
+}
+
+
 def _bounce_events(bounce: dict, envelope: Envelope) -> list[FeedbackEvent]:
-    """SES bounceType Permanent -> hard bounce, Transient or Undetermined -> soft (a full mailbox is soft)."""
-    permanent = bounce.get("bounceType") == "Permanent"
+    """One bounce per recipient, its reason from the status and diagnostic, else from SES's bounceSubType."""
     when = iso_datetime(bounce.get("timestamp"))
+    sub_type = SUBTYPE_REASONS.get(str(bounce.get("bounceSubType") or ""))
     events = []
     for item in _recipients(bounce, "bouncedRecipients"):
         diagnostic = str(item.get("diagnosticCode") or bounce.get("bounceSubType") or "")
         status = best_status(str(item.get("status") or ""), diagnostic)
-        kind = HARD_BOUNCE if permanent and not is_mailbox_full(status, diagnostic) else SOFT_BOUNCE
-        events.append(envelope.event(kind, _address(item), status, diagnostic, when))
+        vague = not status or status.endswith(".0.0")
+        reason = (reason_from_words(diagnostic) or sub_type) if vague else None
+        events.append(envelope.bounce(_address(item), status, diagnostic, occurred_at=when, reason=reason))
     return events
 
 
