@@ -172,7 +172,7 @@ def body(message: dict) -> bytes:
 @pytest.mark.parametrize("version", ["1", "2"])
 def test_sns_bounce_signed_by_sns_is_accepted(signer, version):
     key, pem = signer
-    (event,) = parse_ses_sns(body(sign(notification(ses_bounce()), key, version)), fetch_certificate=Fetcher(pem))
+    (event,) = parse_ses_sns(body(sign(notification(ses_bounce()), key, version)), now=NOW, fetch_certificate=Fetcher(pem))
     assert (event.kind, event.recipient, event.status, event.message_id) == (
         HARD_BOUNCE, "reader@example.com", "5.1.1", "d5.i5.k5@example.org"
     )
@@ -183,19 +183,19 @@ def test_sns_bounce_signed_by_sns_is_accepted(signer, version):
 def test_sns_notification_with_a_subject_is_signed_over_it(signer):
     key, pem = signer
     message = sign(notification(ses_bounce(), Subject="Amazon SES Email Event Notification"), key, "2")
-    assert parse_ses_sns(body(message), fetch_certificate=Fetcher(pem))[0].kind == HARD_BOUNCE
+    assert parse_ses_sns(body(message), now=NOW, fetch_certificate=Fetcher(pem))[0].kind == HARD_BOUNCE
 
 
 def test_ses_transient_bounce_is_soft(signer):
     key, pem = signer
     message = sign(notification(ses_bounce("Transient", "4.2.2", "smtp; 452 4.2.2 mailbox full")), key)
-    (event,) = parse_ses_sns(body(message), fetch_certificate=Fetcher(pem))
+    (event,) = parse_ses_sns(body(message), now=NOW, fetch_certificate=Fetcher(pem))
     assert (event.kind, event.status) == (SOFT_BOUNCE, "4.2.2")
 
 
 def test_ses_complaint_is_a_complaint(signer):
     key, pem = signer
-    (event,) = parse_ses_sns(body(sign(notification(ses_complaint()), key, "2")), fetch_certificate=Fetcher(pem))
+    (event,) = parse_ses_sns(body(sign(notification(ses_complaint()), key, "2")), now=NOW, fetch_certificate=Fetcher(pem))
     assert (event.kind, event.recipient, event.status, event.message_id) == (
         COMPLAINT, "reader@example.com", "abuse", "d6.i6.k6@example.org"
     )
@@ -204,14 +204,14 @@ def test_ses_complaint_is_a_complaint(signer):
 def test_ses_delivery_notification_gives_no_event(signer):
     key, pem = signer
     message = sign(notification({"notificationType": "Delivery", "mail": {}}), key)
-    assert parse_ses_sns(body(message), fetch_certificate=Fetcher(pem)) == []
+    assert parse_ses_sns(body(message), now=NOW, fetch_certificate=Fetcher(pem)) == []
 
 
 def test_subscription_confirmation_is_handed_to_the_caller(signer):
     key, pem = signer
     received: list[SubscriptionConfirmation] = []
     raw = body(sign(confirmation(), key))
-    events = parse_ses_sns(raw, fetch_certificate=Fetcher(pem), confirm_subscription=received.append)
+    events = parse_ses_sns(raw, now=NOW, fetch_certificate=Fetcher(pem), confirm_subscription=received.append)
     assert events == []
     assert received == [SubscriptionConfirmation(topic_arn=TOPIC, subscribe_url=confirmation()["SubscribeURL"])]
 
@@ -219,7 +219,7 @@ def test_subscription_confirmation_is_handed_to_the_caller(signer):
 def test_subscription_confirmation_without_a_callback_is_logged(signer, caplog):
     key, pem = signer
     with caplog.at_level(logging.WARNING, logger="newsletter.feedback"):
-        assert parse_ses_sns(body(sign(confirmation(), key)), fetch_certificate=Fetcher(pem)) == []
+        assert parse_ses_sns(body(sign(confirmation(), key)), now=NOW, fetch_certificate=Fetcher(pem)) == []
     assert confirmation()["SubscribeURL"] in caplog.text
 
 
@@ -227,14 +227,14 @@ def test_subscription_confirmation_to_a_foreign_url_is_refused(signer):
     key, pem = signer
     message = sign({**confirmation(), "SubscribeURL": "https://evil.example.net/confirm"}, key)
     with pytest.raises(WebhookRejected):
-        parse_ses_sns(body(message), fetch_certificate=Fetcher(pem), confirm_subscription=pytest.fail)
+        parse_ses_sns(body(message), now=NOW, fetch_certificate=Fetcher(pem), confirm_subscription=pytest.fail)
 
 
 def test_signing_certificate_is_fetched_once_per_url(signer):
     key, pem = signer
     fetcher = Fetcher(pem)
     for _ in range(3):
-        parse_ses_sns(body(sign(notification(ses_bounce()), key)), fetch_certificate=fetcher)
+        parse_ses_sns(body(sign(notification(ses_bounce()), key)), now=NOW, fetch_certificate=fetcher)
     assert fetcher.urls == [CERT_URL]
 
 
@@ -242,7 +242,7 @@ def test_forged_sns_signature_is_refused(signer, intruder):
     _key, pem = signer
     forged_key, _pem = intruder
     with pytest.raises(WebhookRejected) as refused:
-        parse_ses_sns(body(sign(notification(ses_bounce()), forged_key)), fetch_certificate=Fetcher(pem))
+        parse_ses_sns(body(sign(notification(ses_bounce()), forged_key)), now=NOW, fetch_certificate=Fetcher(pem))
     assert refused.value.status == 403
 
 
@@ -260,7 +260,7 @@ def test_tampered_sns_message_is_refused(signer, field, value):
     key, pem = signer
     message = {**sign(notification(ses_bounce()), key), field: value}
     with pytest.raises(WebhookRejected):
-        parse_ses_sns(body(message), fetch_certificate=Fetcher(pem))
+        parse_ses_sns(body(message), now=NOW, fetch_certificate=Fetcher(pem))
 
 
 @pytest.mark.parametrize(
@@ -282,7 +282,7 @@ def test_certificate_from_anywhere_but_sns_is_refused_before_fetching(signer, ur
     fetcher = Fetcher(pem)
     message = sign(notification(ses_bounce(), SigningCertURL=url), key)
     with pytest.raises(WebhookRejected):
-        parse_ses_sns(body(message), fetch_certificate=fetcher)
+        parse_ses_sns(body(message), now=NOW, fetch_certificate=fetcher)
     assert fetcher.urls == []
 
 
@@ -293,22 +293,92 @@ def test_sns_message_missing_a_field_is_refused(signer, field):
     message = sign(notification(ses_bounce()), key)
     del message[field]
     with pytest.raises(WebhookRejected):
-        parse_ses_sns(body(message), fetch_certificate=Fetcher(pem))
+        parse_ses_sns(body(message), now=NOW, fetch_certificate=Fetcher(pem))
 
 
 def test_sns_message_from_an_unexpected_topic_is_refused(signer):
     key, pem = signer
     with pytest.raises(WebhookRejected):
-        parse_ses_sns(body(sign(notification(ses_bounce()), key)), fetch_certificate=Fetcher(pem),
+        parse_ses_sns(body(sign(notification(ses_bounce()), key)), now=NOW, fetch_certificate=Fetcher(pem),
                       topic_arns={"arn:aws:sns:eu-west-1:123456789012:mine"})
     raw = body(sign(notification(ses_bounce()), key))
-    assert parse_ses_sns(raw, fetch_certificate=Fetcher(pem), topic_arns={TOPIC})
+    assert parse_ses_sns(raw, now=NOW, fetch_certificate=Fetcher(pem), topic_arns={TOPIC})
+
+
+# --- V12 (issue 15): freshness, replays, the certificate's address, its cache -----------------------------
+
+
+@pytest.mark.parametrize("age", [timedelta(hours=2), timedelta(days=6 * 365), -timedelta(hours=2)])
+def test_a_stale_or_future_sns_message_is_refused(signer, age):
+    key, pem = signer
+    stamp = (NOW - age).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    fetcher = Fetcher(pem)
+    with pytest.raises(WebhookRejected) as refused:
+        parse_ses_sns(body(sign(notification(ses_bounce(), Timestamp=stamp), key)), now=NOW, fetch_certificate=fetcher)
+    assert refused.value.status == 403 and fetcher.urls == []  # refused before any fetch
+
+
+def test_a_replayed_sns_message_id_is_refused_after_the_signature_check(signer, intruder):
+    key, pem = signer
+    seen: list[str] = []
+
+    def seen_message_id(message_id: str) -> bool:
+        already = message_id in seen
+        seen.append(message_id)
+        return already
+
+    raw = body(sign(notification(ses_bounce()), key))
+    assert parse_ses_sns(raw, now=NOW, fetch_certificate=Fetcher(pem), seen_message_id=seen_message_id)
+    with pytest.raises(WebhookRejected) as refused:
+        parse_ses_sns(raw, now=NOW, fetch_certificate=Fetcher(pem), seen_message_id=seen_message_id)
+    assert refused.value.status == 403
+    forged = body(sign(notification(ses_bounce(), MessageId="forged-id"), intruder[0]))
+    with pytest.raises(WebhookRejected):
+        parse_ses_sns(forged, now=NOW, fetch_certificate=Fetcher(pem), seen_message_id=seen_message_id)
+    assert "forged-id" not in seen  # a forged message never reaches the store
+
+
+@pytest.mark.parametrize("url", [
+    "https://sns.attacker-controlled.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem",
+    "https://sns.eu-west-1.amazonaws.com/any/other/path.pem",
+    "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem?x=1",
+    "https://SNS.EU-WEST-1.AMAZONAWS.COM/SimpleNotificationService-0123456789abcdef.pem",
+])
+def test_certificate_url_must_be_the_documented_sns_pattern(signer, url):
+    key, pem = signer
+    fetcher = Fetcher(pem)
+    with pytest.raises(WebhookRejected):
+        parse_ses_sns(body(sign(notification(ses_bounce(), SigningCertURL=url), key)), now=NOW, fetch_certificate=fetcher)
+    assert fetcher.urls == []
+
+
+def test_a_failed_certificate_fetch_is_a_refusal_and_is_not_repeated_at_once(signer):
+    key, _pem = signer
+    asked: list[str] = []
+
+    def unreachable(url: str) -> bytes:
+        asked.append(url)
+        raise OSError("network unreachable")
+
+    raw = body(sign(notification(ses_bounce()), key))
+    for _ in range(3):
+        with pytest.raises(WebhookRejected) as refused:
+            parse_ses_sns(raw, now=NOW, fetch_certificate=unreachable)
+        assert 400 <= refused.value.status < 500
+    assert asked == [CERT_URL]
+
+
+def test_china_region_certificate_host_is_accepted(signer):
+    key, pem = signer
+    url = "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-0123456789abcdef.pem"
+    message = sign(notification(ses_bounce(), SigningCertURL=url), key)
+    assert parse_ses_sns(body(message), now=NOW, fetch_certificate=Fetcher(pem))
 
 
 def test_unreadable_certificate_is_refused(signer):
     key, _pem = signer
     with pytest.raises(WebhookRejected):
-        parse_ses_sns(body(sign(notification(ses_bounce()), key)), fetch_certificate=Fetcher(b"not a certificate"))
+        parse_ses_sns(body(sign(notification(ses_bounce()), key)), now=NOW, fetch_certificate=Fetcher(b"not a certificate"))
 
 
 @pytest.mark.parametrize("payload", ["not json", "[]", '{"notificationType": "Bounce"}',
@@ -318,7 +388,7 @@ def test_signed_notification_with_a_malformed_ses_payload_is_refused(signer, pay
     key, pem = signer
     message = sign({**notification({}), "Message": payload}, key)
     with pytest.raises(WebhookRejected):
-        parse_ses_sns(body(message), fetch_certificate=Fetcher(pem))
+        parse_ses_sns(body(message), now=NOW, fetch_certificate=Fetcher(pem))
 
 
 # --- Mailgun --------------------------------------------------------------------------------------
@@ -492,7 +562,7 @@ GARBAGE = [b"", b"not json", b"\xff\xfe\x00", b"null", b"[]", b"42", b'"text"', 
 @pytest.mark.parametrize("raw", GARBAGE)
 def test_garbage_sns_bodies_are_rejected(raw, signer):
     with pytest.raises(WebhookRejected):
-        parse_ses_sns(raw, fetch_certificate=Fetcher(signer[1]))
+        parse_ses_sns(raw, now=NOW, fetch_certificate=Fetcher(signer[1]))
 
 
 @pytest.mark.parametrize("raw", GARBAGE)

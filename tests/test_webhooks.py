@@ -5,6 +5,8 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -48,10 +50,16 @@ def ses_bounce_for(email):
             "mail": {"source": "maya@example.org"}}
 
 
+def fresh(payload: dict, **extra) -> dict:
+    """An SNS notification signed just now."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return notification(payload, Timestamp=stamp, MessageId=str(uuid.uuid4()), **extra)
+
+
 def test_ses_bounce_suppresses_the_address(hooks_app):
     key, pem = make_key_and_cert("sns.amazonaws.com")
     hooks_app.extensions["newsletter.fetch_https"] = lambda url: pem
-    message = sign(notification(ses_bounce_for("Reader0@example.net")), key, "2")
+    message = sign(fresh(ses_bounce_for("Reader0@example.net")), key, "2")
     answer = hooks_app.test_client().post("/webhooks/ses", data=json.dumps(message),
                                           content_type="text/plain; charset=UTF-8")
     assert answer.status_code == 200 and answer.json == {"received": 1, "recorded": 1}
@@ -64,10 +72,48 @@ def test_ses_message_signed_by_someone_else_is_refused(hooks_app):
     _other_key, pem = make_key_and_cert("sns.amazonaws.com")
     hooks_app.extensions["newsletter.fetch_https"] = lambda url: pem
     before = state()
-    message = sign(notification(ses_bounce_for("reader0@example.net")), key, "2")
+    message = sign(fresh(ses_bounce_for("reader0@example.net")), key, "2")
     answer = hooks_app.test_client().post("/webhooks/ses", data=json.dumps(message))
     assert 400 <= answer.status_code < 500 and answer.json["error"]["code"] == "webhook_rejected"
     assert state() == before
+
+
+# --- V12 (issue 15): these failed before the fix (a 6-year-old message and a replay were accepted, a failed
+# certificate fetch answered 500 with a traceback) --------------------------------------------------------
+
+
+def test_ses_a_six_year_old_signed_complaint_is_refused(hooks_app):
+    key, pem = make_key_and_cert("sns.amazonaws.com")
+    hooks_app.extensions["newsletter.fetch_https"] = lambda url: pem
+    message = sign(notification(ses_bounce_for("reader0@example.net"), Timestamp="2019-03-01T11:59:01.000Z"), key)
+    before = state()
+    answer = hooks_app.test_client().post("/webhooks/ses", data=json.dumps(message))
+    assert answer.status_code == 403 and answer.json["error"]["code"] == "webhook_rejected"
+    assert state() == before
+
+
+def test_ses_the_same_message_twice_is_refused_the_second_time(hooks_app):
+    key, pem = make_key_and_cert("sns.amazonaws.com")
+    hooks_app.extensions["newsletter.fetch_https"] = lambda url: pem
+    raw = json.dumps(sign(fresh(ses_bounce_for("reader0@example.net")), key))
+    client = hooks_app.test_client()
+    assert client.post("/webhooks/ses", data=raw).status_code == 200
+    before = state()
+    assert client.post("/webhooks/ses", data=raw).status_code == 403
+    assert state() == before
+
+
+def test_ses_a_certificate_that_cannot_be_fetched_is_a_4xx_without_traceback(hooks_app, caplog):
+    key, _pem = make_key_and_cert("sns.amazonaws.com")
+
+    def unreachable(url):
+        raise OSError("network unreachable")
+
+    hooks_app.extensions["newsletter.fetch_https"] = unreachable
+    raw = json.dumps(sign(fresh(ses_bounce_for("reader0@example.net")), key))
+    answer = hooks_app.test_client().post("/webhooks/ses", data=raw)
+    assert 400 <= answer.status_code < 500 and answer.json["error"]["code"] == "webhook_rejected"
+    assert "Traceback" not in caplog.text and "Traceback" not in answer.get_data(as_text=True)
 
 
 def postmark_bounce(email):

@@ -1,5 +1,6 @@
-"""What the webhook signature checks need from outside: the store of tokens already used (replay) and the
-fetch of SNS signing certificates. Redis holds the store when it is configured, so every web process shares it.
+"""What the webhook signature checks need from outside: the stores of what was already received (Mailgun's
+tokens, SNS MessageIds: replays) and the fetch of SNS signing certificates. Redis holds the stores when it is
+configured, so every web process shares them.
 """
 
 import time
@@ -7,7 +8,8 @@ import urllib.request
 
 from flask import current_app
 
-_seen_tokens: dict[str, float] = {}
+_seen: dict[str, float] = {}
+REMEMBERED_SECONDS = 2 * 3600  # longer than any accepted age (Mailgun 15 minutes, SNS one hour)
 
 
 def fetch_https(url: str) -> bytes:
@@ -21,16 +23,17 @@ def fetch(url: str) -> bytes:
     return current_app.extensions.get("newsletter.fetch_https", fetch_https)(url)
 
 
-def seen_before(token: str) -> bool:
-    """Mailgun replay protection: True if this token was already used (Redis when configured)."""
+def seen_before(kind: str, token: str) -> bool:
+    """Replay protection: True if this `kind` of token ("mailgun-token", "sns-message") was already received."""
     url = current_app.config["REDIS_URL"]
+    key = f"newsletter:{kind}:{token[:200]}"
     if url:
         import redis
 
-        return not redis.Redis.from_url(url).set(f"newsletter:mailgun-token:{token}", 1, nx=True, ex=3600)
+        return not redis.Redis.from_url(url).set(key, 1, nx=True, ex=REMEMBERED_SECONDS)
     now = time.time()
-    for old in [t for t, at in _seen_tokens.items() if at < now - 3600]:
-        del _seen_tokens[old]
-    seen = token in _seen_tokens
-    _seen_tokens[token] = now
+    for old in [t for t, at in _seen.items() if at < now - REMEMBERED_SECONDS]:
+        del _seen[old]
+    seen = key in _seen
+    _seen[key] = now
     return seen

@@ -27,8 +27,8 @@ def ses():
     if not arns:
         return _error(404, "not_configured", "Set SES_TOPIC_ARNS to receive Amazon SES notifications.")
     return _record("ses", lambda body: parse_ses_sns(
-        body, fetch_certificate=fetch, topic_arns=arns,
-        confirm_subscription=_confirm_subscription, verp_local=bounce_mailbox()))
+        body, fetch_certificate=fetch, now=utcnow(), seen_message_id=lambda id_: seen_before("sns-message", id_),
+        topic_arns=arns, confirm_subscription=_confirm_subscription, verp_local=bounce_mailbox()))
 
 
 @bp.post("/postmark")
@@ -48,7 +48,8 @@ def mailgun():
     if not key:
         return _error(404, "not_configured", "Set MAILGUN_SIGNING_KEY to receive Mailgun events.")
     return _record("mailgun", lambda body: parse_mailgun(
-        body, signing_key=key, now=utcnow(), seen_token=seen_before, verp_local=bounce_mailbox()))
+        body, signing_key=key, now=utcnow(), seen_token=lambda token: seen_before("mailgun-token", token),
+        verp_local=bounce_mailbox()))
 
 
 def _record(source: str, parse):
@@ -68,5 +69,8 @@ def _error(status: int, code: str, message: str):
 
 
 def _confirm_subscription(confirmation) -> None:
-    fetch(confirmation.subscribe_url)
+    try:
+        fetch(confirmation.subscribe_url)
+    except Exception:  # noqa: BLE001 - AWS or the network away: a 4xx, and SNS sends the confirmation again
+        raise WebhookRejected("The SNS subscription could not be confirmed just now; try later.") from None
     log.info("confirmed the SNS subscription to %s", confirmation.topic_arn)

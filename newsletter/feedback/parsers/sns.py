@@ -5,9 +5,11 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -33,9 +35,15 @@ SIGNED_KEYS = {
     "UnsubscribeConfirmation": _CONFIRMATION_KEYS,
 }
 SIGNATURE_HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}  # SignatureVersion 1 and 2
-_SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com")
+# The documented endpoints: sns.<region>.amazonaws.com (".com.cn" in the China regions), and the signing
+# certificate's documented name, SimpleNotificationService-<hex>.pem, at the root of that host.
+_SNS_HOST = re.compile(r"sns\.[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}\.amazonaws\.com(?:\.cn)?")
+_CERTIFICATE_PATH = re.compile(r"/SimpleNotificationService-[0-9a-f]{8,64}\.pem")
+MAX_AGE = timedelta(hours=1)  # SNS retries an HTTP endpoint within this; an older message is a replay
 CACHE_SIZE = 16
+FAILURE_CACHE_SECONDS = 60.0  # a certificate that could not be fetched is not asked for again meanwhile
 _certificates: "OrderedDict[str, rsa.RSAPublicKey]" = OrderedDict()
+_failures: dict[str, float] = {}  # url -> monotonic time until which it is not fetched again
 _certificates_lock = threading.Lock()
 
 
@@ -51,21 +59,28 @@ def parse_ses_sns(
     body: bytes,
     *,
     fetch_certificate: Callable[[str], bytes],
+    now: datetime | None = None,
+    seen_message_id: Callable[[str], bool] | None = None,
     topic_arns: Collection[str] | None = None,
     confirm_subscription: Callable[[SubscriptionConfirmation], None] | None = None,
     verp_local: str = DEFAULT_LOCAL,
 ) -> list[FeedbackEvent]:
-    """Verify an SNS POST and map the SES notification in it to events; WebhookRejected if it is not genuine.
+    """Verify an SNS POST and map the SES notification in it to events; WebhookRejected (a 4xx) if it is not
+    genuine, not fresh, already seen, or its certificate cannot be had.
 
     `topic_arns`, when given, are the only topics accepted: a valid signature proves only that *some*
-    SNS topic sent the message. A SubscriptionConfirmation yields [] and is handed, once verified, to
-    `confirm_subscription` (which should GET its subscribe_url); without that callback it is logged.
-    Errors raised by `fetch_certificate` propagate unchanged, so the view answers 5xx and SNS retries.
+    SNS topic sent the message. A message signed more than MAX_AGE from `now` is refused, and so is a
+    MessageId `seen_message_id` already knows (asked last, so forged requests cannot fill its store).
+    A SubscriptionConfirmation yields [] and is handed, once verified, to `confirm_subscription` (which
+    should GET its subscribe_url); without that callback it is logged.
     """
     message = _read_sns_message(body)
     if topic_arns is not None and message["TopicArn"] not in topic_arns:
         raise forged("The SNS message comes from a topic this instance does not subscribe to.")
+    check_fresh(message, now or datetime.now(timezone.utc))
     verify_signature(message, _public_key(message["SigningCertURL"], fetch_certificate))
+    if seen_message_id is not None and seen_message_id(message["MessageId"]):
+        raise forged("This SNS message was already received: a replay.")
     kind = message["Type"]
     if kind == "SubscriptionConfirmation":
         _hand_over(_confirmation(message), confirm_subscription)
@@ -88,20 +103,29 @@ def _read_sns_message(body: bytes) -> dict:
     if message.get("SignatureVersion") not in SIGNATURE_HASHES:
         raise WebhookRejected("Unknown or missing SNS SignatureVersion.")
     expect_text(message, "Signature")
-    check_sns_url(expect_text(message, "SigningCertURL"), suffix=".pem")
+    check_sns_url(expect_text(message, "SigningCertURL"), path=_CERTIFICATE_PATH)
     return message
 
 
-def check_sns_url(url: str, *, suffix: str = "") -> None:
-    """Refuse any URL but https://sns.<region>.amazonaws.com/... (and ending in `suffix`)."""
+def check_sns_url(url: str, *, path: re.Pattern | None = None) -> None:
+    """Refuse any URL but https://sns.<region>.amazonaws.com/... (its path matching `path` when given)."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         raise forged("The SNS URL cannot be read.") from None
-    host_ok = parts.netloc.lower() == (parts.hostname or "") and _SNS_HOST.fullmatch(parts.hostname or "")
-    if parts.scheme != "https" or port is not None or not host_ok or not parts.path.endswith(suffix):
+    host_ok = parts.netloc == (parts.hostname or "") and _SNS_HOST.fullmatch(parts.netloc)
+    path_ok = path is None or (path.fullmatch(parts.path) and not parts.query and not parts.fragment)
+    if parts.scheme != "https" or port is not None or not host_ok or not path_ok:
         raise forged("The SNS URL does not point to https://sns.<region>.amazonaws.com/.")
+
+
+def check_fresh(message: dict, now: datetime) -> None:
+    """Refuse a message whose signed Timestamp is more than MAX_AGE away from `now`."""
+    signed_at = iso_datetime(message["Timestamp"])
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    if signed_at is None or abs(now - signed_at) > MAX_AGE:
+        raise forged("The SNS message is too old (or from the future) to be trusted.")
 
 
 def string_to_sign(message: dict) -> bytes:
@@ -124,17 +148,27 @@ def verify_signature(message: dict, key: rsa.RSAPublicKey) -> None:
 
 
 def _public_key(url: str, fetch_certificate: Callable[[str], bytes]) -> rsa.RSAPublicKey:
-    """The signing certificate's RSA key, fetched once per URL and then cached."""
+    """The signing certificate's RSA key, fetched once per URL and then cached; a failed fetch is remembered
+    for FAILURE_CACHE_SECONDS, so a flood of forged messages cannot make us fetch again and again."""
     with _certificates_lock:
         if url in _certificates:
             _certificates.move_to_end(url)
             return _certificates[url]
-    pem = fetch_certificate(url)
+        if _failures.get(url, 0.0) > time.monotonic():
+            raise WebhookRejected("The SNS signing certificate could not be fetched a moment ago; try later.")
+    try:
+        pem = fetch_certificate(url)
+    except Exception as exc:  # noqa: BLE001 - any failure of the network or of AWS: a refusal, not a 500
+        _remember_failure(url)
+        log.warning("SNS signing certificate %s could not be fetched: %s", url, type(exc).__name__)
+        raise WebhookRejected("The SNS signing certificate could not be fetched; try later.") from None
     try:
         key = x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem).public_key()
     except (ValueError, TypeError):
+        _remember_failure(url)
         raise forged("The SNS signing certificate cannot be read.") from None
     if not isinstance(key, rsa.RSAPublicKey):
+        _remember_failure(url)
         raise forged("The SNS signing certificate does not hold an RSA key.")
     with _certificates_lock:
         _certificates[url] = key
@@ -143,10 +177,18 @@ def _public_key(url: str, fetch_certificate: Callable[[str], bytes]) -> rsa.RSAP
     return key
 
 
+def _remember_failure(url: str) -> None:
+    with _certificates_lock:
+        _failures[url] = time.monotonic() + FAILURE_CACHE_SECONDS
+        if len(_failures) > CACHE_SIZE:  # forged URLs never reach here (check_sns_url): this stays small
+            _failures.pop(next(iter(_failures)))
+
+
 def clear_certificate_cache() -> None:
-    """Forget every cached signing certificate (for tests and certificate rotation)."""
+    """Forget every cached signing certificate and fetch failure (for tests and certificate rotation)."""
     with _certificates_lock:
         _certificates.clear()
+        _failures.clear()
 
 
 def _confirmation(message: dict) -> SubscriptionConfirmation:
