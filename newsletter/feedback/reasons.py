@@ -111,45 +111,45 @@ BY_REPLY_CODE: dict[str, Reason] = {"551": R.HAS_MOVED, "552": R.MAILBOX_FULL, "
 # about the sender or the message unless the words clearly name the address.
 SENDER_SUBJECT = "7"
 
-_ = re.compile
+rx = re.compile
 # The servers' words, most specific first. Bounded repeats keep them linear on hostile text.
 WORDINGS: list[tuple[Reason, re.Pattern]] = [
-    (R.AUTH_FAILURE, _(r"\bdmarc\b|\bdkim\b|\bspf\b|sender policy framework|unauthenticated (?:e-?mail|mail|sender)"
+    (R.AUTH_FAILURE, rx(r"\bdmarc\b|\bdkim\b|\bspf\b|sender policy framework|unauthenticated (?:e-?mail|mail|sender)"
                        r"|authentication (?:failed|failure|required|checks?)|not authenticated|failed authentication"
                        r"|reverse (?:dns|lookup)|\bptr\b|\brdns\b|no (?:dns )?reverse|resolve your address"
                        r"|sender (?:address )?verif", re.I)),
-    (R.BLOCKED, _(r"block ?list|black ?list|blocklisted|blacklisted|spamhaus|spamcop|\bsorbs\b|\bdnsbl\b|\brbl\b"
+    (R.BLOCKED, rx(r"block ?list|black ?list|blocklisted|blacklisted|spamhaus|spamcop|\bsorbs\b|\bdnsbl\b|\brbl\b"
                   r"|\breputation\b|refused to talk to me|listed (?:at|on|in|by)\b|\bip (?:address )?(?:is )?blocked"
                   r"|(?:host|address|ip|sender|domain|connection|client|message|mail) (?:has been |was |is )?blocked"
                   r"|blocked (?:by|because|due|using|for)|has been blocked|\bblocked\b(?! by the recipient)"
                   r"|poor sending|suspicious due", re.I)),
-    (R.RATE_LIMITED, _(r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails)"
+    (R.RATE_LIMITED, rx(r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails)"
                        r"|throttl|slow down|sending rate|\brate of\b|temporarily deferred|too fast|exceeded .{0,30}rate"
                        r"|mail flood|unexpected volume", re.I)),
-    (R.RELAYING_DENIED, _(r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not permitted to relay"
+    (R.RELAYING_DENIED, rx(r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not permitted to relay"
                           r"|unable to relay|we do not relay|relay not permitted|no relaying", re.I)),
-    (R.SPAM_DETECTED, _(r"\bspam\b|junk ?mail|unsolicited|bulk (?:e-?mail|mail)|spam-?like", re.I)),
-    (R.CONTENT_REJECTED, _(r"\bvirus|malware|infected|attachments? (?:type |are )?(?:not allowed|rejected|blocked)"
+    (R.SPAM_DETECTED, rx(r"\bspam\b|junk ?mail|unsolicited|bulk (?:e-?mail|mail)|spam-?like", re.I)),
+    (R.CONTENT_REJECTED, rx(r"\bvirus|malware|infected|attachments? (?:type |are )?(?:not allowed|rejected|blocked)"
                            r"|message (?:size|is too (?:big|large))|(?:message|mail) too (?:big|large)"
                            r"|exceed(?:s|ed)? (?:the )?(?:maximum )?(?:inbound )?(?:message |allowed )?size"
                            r"|size limit|content (?:rejected|filter)|not (?:rfc|rfc ?5322|rfc ?2822) compliant"
                            r"|line too long|message content", re.I)),
-    (R.MAILBOX_FULL, _(r"over ?quota|quota (?:exceeded|full)|(?:exceeded|exceeds) (?:the |its |his |her )?"
+    (R.MAILBOX_FULL, rx(r"over ?quota|quota (?:exceeded|full)|(?:exceeded|exceeds) (?:the |its |his |her )?"
                        r"(?:storage|quota|mailbox)|mail ?box (?:is )?full|full mail ?box|mailbox size limit"
                        r"|insufficient (?:system )?storage|out of (?:storage|disk)|disk quota|storage allocation"
                        r"|is full\b|mailfolder is full|not enough space", re.I)),
-    (R.QUOTA, _(r"exceeding (?:their|its|the) quota|quota violation|receiving mail (?:at|too)|too many (?:messages|mails) (?:for|to) (?:this|the) (?:user|recipient)"
+    (R.QUOTA, rx(r"exceeding (?:their|its|the) quota|quota violation|receiving mail (?:at|too)|too many (?:messages|mails) (?:for|to) (?:this|the) (?:user|recipient)"
                 r"|receiving too much", re.I)),
-    (R.SUSPENDED, _(r"(?:account|mailbox|address|user) (?:has been |is )?(?:disabled|suspended|inactive|deactivated"
+    (R.SUSPENDED, rx(r"(?:account|mailbox|address|user) (?:has been |is )?(?:disabled|suspended|inactive|deactivated"
                     r"|locked|frozen|not active|blocked by the recipient)|\bdisabled (?:account|mailbox|user)"
                     r"|inactive (?:account|mailbox|user)|mailbox (?:unavailable|not available) due", re.I)),
-    (R.HAS_MOVED, _(r"has moved|no longer (?:valid|in use|used|with|at|works? (?:at|for|here))|moved to"
+    (R.HAS_MOVED, rx(r"has moved|no longer (?:valid|in use|used|with|at|works? (?:at|for|here))|moved to"
                     r"|changed (?:his|her|their) (?:e-?mail )?address|left the company", re.I)),
-    (R.HOST_UNKNOWN, _(r"host (?:or domain name )?(?:unknown|not found)(?!,? try again)|unknown host|domain (?:name )?"
+    (R.HOST_UNKNOWN, rx(r"host (?:or domain name )?(?:unknown|not found)(?!,? try again)|unknown host|domain (?:name )?"
                        r"(?:not found|does not exist|unknown)|no such (?:domain|host)|name or service not known"
                        r"|unrouteable (?:mail )?(?:domain|address)|nxdomain|domain .{0,40}has no (?:mx|valid)"
                        r"|null mx|does not accept mail", re.I)),
-    (R.USER_UNKNOWN, _(r"user(?:name)? (?:unknown|not found|does not exist|doesn't exist|not (?:listed|known))"
+    (R.USER_UNKNOWN, rx(r"user(?:name)? (?:unknown|not found|does not exist|doesn't exist|not (?:listed|known))"
                        r"|unknown (?:user|recipient|local part|mailbox|address|e-?mail address)"
                        r"|no such (?:user|mailbox|recipient|address|account|person)|recipient (?:unknown|not found"
                        r"|address rejected: (?:user unknown|undeliverable))|invalid (?:recipient|mailbox|address|user"
@@ -164,17 +164,17 @@ WORDINGS: list[tuple[Reason, re.Pattern]] = [
                        r"|(?:doesn't|does not) have an? [\w.-]{1,80} account|n'existe pas|existiert nicht"
                        r"|no existe|non esiste|unknown address|no such address|did not (?:exactly )?match"
                        r"|no matches to nameserver query", re.I)),
-    (R.EXPIRED, _(r"not been collected|failed \d{1,4} attempts|retry (?:time|timeout)(?: not reached)?.{0,40}(?:exceeded|long)|(?:message|delivery) (?:has )?expired"
+    (R.EXPIRED, rx(r"not been collected|failed \d{1,4} attempts|retry (?:time|timeout)(?: not reached)?.{0,40}(?:exceeded|long)|(?:message|delivery) (?:has )?expired"
                   r"|delivery time expired|could not be delivered within|too long in (?:the )?queue|in the queue too long"
                   r"|message timed out|(?:i've|have) given up|giving up|retry limit|maximum time", re.I)),
-    (R.NETWORK_ERROR, _(r"not found,? try again|connection (?:timed out|refused|reset|lost|closed)|timed? ?out|no route to host"
+    (R.NETWORK_ERROR, rx(r"not found,? try again|connection (?:timed out|refused|reset|lost|closed)|timed? ?out|no route to host"
                         r"|network (?:is )?unreachable|could not connect|couldn't connect|unable to connect"
                         r"|temporary failure in name resolution|dns (?:error|failure|lookup)|lost connection"
                         r"|host (?:is )?(?:down|unreachable)|mx lookup", re.I)),
-    (R.SYSTEM_ERROR, _(r"system error|internal (?:server )?error|server error|local error|configuration error"
+    (R.SYSTEM_ERROR, rx(r"system error|internal (?:server )?error|server error|local error|configuration error"
                        r"|mail loop|loops? back|routing loop|too many hops|service (?:not available|unavailable)"
                        r"|server (?:is )?(?:busy|unavailable)|try again later|i/o error", re.I)),
-    (R.POLICY, _(r"\bpolic(?:y|ies)\b|not (?:authori[sz]ed|allowed|permitted)|not accepting mail from|prohibited|access denied"
+    (R.POLICY, rx(r"\bpolic(?:y|ies)\b|not (?:authori[sz]ed|allowed|permitted)|not accepting mail from|prohibited|access denied"
                  r"|administrative prohibition|denied by|rejected by (?:the )?(?:recipient|filter)|filtered", re.I)),
 ]
 MAX_TEXT = 4000  # characters of each text read: the reason is always near the start

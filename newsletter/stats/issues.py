@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import Delivery, Feedback, Issue, IssueStats, Newsletter, SubscriptionEvent, utcnow
 from ..states import DeliveryStatus as D
 from ..states import IssueStatus as I
+from .bounces import groups_by_issue
 from .reasons import reason_counts
 
 STATUSES = tuple(status.value for status in D)
@@ -46,6 +47,7 @@ class IssueFigures:
     replies: int
     unsubscribes: int
     duration_seconds: int | None
+    bounce_groups: dict[str, int]  # bounced deliveries per reason group (stats/bounces.py)
 
     @property
     def handed_over(self) -> int:
@@ -86,6 +88,7 @@ def figures_of(issues: list[Issue], now: datetime | None = None) -> list[IssueFi
     counts = delivery_counts(issues)
     feedback = _feedback_counts(ids)
     unsubscribes = _unsubscribe_counts(ids)
+    groups = groups_by_issue(ids)
     return [
         IssueFigures(
             id=issue.id, newsletter_slug=issue.newsletter.slug, newsletter_name=issue.newsletter.name,
@@ -94,6 +97,7 @@ def figures_of(issues: list[Issue], now: datetime | None = None) -> list[IssueFi
             soft_bounces=feedback.get((issue.id, "soft_bounce"), 0),
             complaints=feedback.get((issue.id, "complaint"), 0), replies=feedback.get((issue.id, "reply"), 0),
             unsubscribes=unsubscribes.get(issue.id, 0), duration_seconds=_duration(issue, now),
+            bounce_groups=groups[issue.id],
         )
         for issue in issues
     ]

@@ -16,6 +16,7 @@ from ..readers import status_counts
 from ..models import Issue, Newsletter, Subscription, SubscriptionEvent, User, utcnow
 from ..states import IssueStatus
 from ..states import SubscriptionStatus as S
+from .bounces import refusals_of_newsletter
 from .daily import LEFT_CONFIRMED, day_counts, kind_totals
 from .periods import Period
 from .reasons import latest_comments, reason_counts
@@ -57,6 +58,7 @@ class NewsletterFigures:
     reasons: dict[str, int]
     comments: list[tuple[datetime, str]]
     totals: dict[str, int] = field(default_factory=dict)
+    refusals: list = field(default_factory=list)  # sender-side refusals per receiving domain (stats/bounces.py)
 
     @property
     def confirmation_rate(self) -> float | None:
@@ -101,6 +103,7 @@ def newsletter_figures(newsletter: Newsletter, period: Period) -> NewsletterFigu
         reasons=reason_counts(*in_period), comments=latest_comments(*in_period),
     )
     figures.totals = {name: sum(getattr(bucket, name) for bucket in timeline) for name in COUNTED}
+    figures.refusals = refusals_of_newsletter(newsletter.id, period.since)
     return figures
 
 

@@ -5,12 +5,14 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
+from .bounces import GROUPS, refusal_record
 from .issues import STATUSES, IssueFigures
 from .newsletters import Bucket, NewsletterFigures, NewsletterSummary
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ISSUE_COLUMNS = ["id", "newsletter", "subject", "status", "started_at", "finished_at", "recipients", *STATUSES,
-                 "soft_bounces", "complaints", "replies", "unsubscribes", "duration_seconds", "per_minute"]
+                 "soft_bounces", *(f"bounces_{group}" for group in GROUPS), "complaints", "replies", "unsubscribes",
+                 "duration_seconds", "per_minute"]
 SUMMARY_COLUMNS = ["slug", "name", "confirmed", "pending", "requests", "confirmations", "confirmation_rate",
                    "unsubscribes", "issues_sent", "last_sent_at"]
 
@@ -21,6 +23,7 @@ def issue_record(figures: IssueFigures) -> dict:
         "id": figures.id, "newsletter": figures.newsletter_slug, "subject": figures.subject,
         "status": figures.status, "started_at": _iso(figures.started_at), "finished_at": _iso(figures.finished_at),
         "recipients": figures.recipients, **figures.counts, "soft_bounces": figures.soft_bounces,
+        **{f"bounces_{group}": count for group, count in figures.bounce_groups.items()},
         "complaints": figures.complaints, "replies": figures.replies, "unsubscribes": figures.unsubscribes,
         "duration_seconds": figures.duration_seconds, "per_minute": figures.per_minute,
     }
@@ -59,6 +62,7 @@ def newsletter_document(figures: NewsletterFigures) -> dict:
         "confirmation_rate": _rate(figures.confirmation_rate),
         "timeline": [bucket_record(bucket) for bucket in figures.timeline],
         "unsubscribe_reasons": figures.reasons,
+        "sender_refusals": [refusal_record(refusal) for refusal in figures.refusals],
         "latest_comments": [{"at": _iso(at), "comment": text} for at, text in figures.comments],
     }
 

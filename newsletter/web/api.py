@@ -13,9 +13,11 @@ from .. import api_tokens, consent, publishing
 from ..errors import DomainError, InvalidAddress, InvalidInput
 from ..extensions import db, limiter
 from ..links import external_url
+from ..stats import bounces as bounce_stats
 from ..stats import issues as issue_stats
 from ..stats import newsletters as newsletter_stats
 from ..stats.periods import period
+from ..stats.bounces import refusal_record
 from ..stats.records import issue_record, newsletter_document, reason_records, summary_record
 from .api_openapi import openapi_document
 from .public import subscribe_limit
@@ -123,6 +125,7 @@ def issue_figures(issue_id: int):
     issue = publishing.issue_of(g.api_token.user, issue_id)
     record = issue_record(issue_stats.figures_of_issue(issue))
     record["unsubscribe_reasons"] = reason_records(issue_stats.unsubscribe_reasons(issue))
+    record["sender_refusals"] = [refusal_record(refusal) for refusal in bounce_stats.refusals_of_issue(issue.id)]
     db.session.commit()
     return jsonify(record)
 

@@ -8,7 +8,8 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped"
 BUCKET_FIELDS = ("requests", "confirmations", "imported", "unsubscribes", "bounces", "complaints", "pauses",
                  "erasures", "confirmed")
 READER_FIELDS = ("pending", "confirmed", "unsubscribed", "bounced", "complained", "paused")
-REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto", "none")
+REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto", "feedback_report", "none")
+BOUNCE_GROUPS = ("address", "reader", "sender", "unclear")
 
 
 def _object(properties: dict, required: tuple | None = None, description: str | None = None) -> dict:
@@ -51,6 +52,9 @@ def _figure_schemas() -> dict:
         "started_at": MAYBE_TIME, "finished_at": MAYBE_TIME, "recipients": INTEGER,
         **{status: INTEGER for status in DELIVERY_STATUSES},
         "soft_bounces": INTEGER, "complaints": INTEGER, "replies": INTEGER,
+        **{f"bounces_{group}": {**INTEGER, "description": f"Deliveries bounced for a reason of the {group} group "
+                                "(address: suppressed; reader: temporary, soft; sender: the publisher's to fix, "
+                                "never against the reader; unclear: soft)"} for group in BOUNCE_GROUPS},
         "unsubscribes": {**INTEGER, "description": "Unsubscribes within 7 days put down to this issue"},
         "duration_seconds": MAYBE_INTEGER, "per_minute": {"type": ["number", "null"]},
     }, description="One issue's send. `sent` means accepted by the mail relay, not delivered to an inbox.")
@@ -63,8 +67,19 @@ def _figure_schemas() -> dict:
                      description="One day or week; `confirmed` is the count of confirmed readers at its end.")
     reasons = {"type": "array", "items": _object({"reason": {"type": "string", "enum": list(REASONS)},
                                                   "count": INTEGER})}
-    return {"IssueFigures": issue, "NewsletterSummary": summary, "Bucket": bucket,
-            "IssueDetail": {"allOf": [_ref("IssueFigures"), _object({"unsubscribe_reasons": reasons})]}}
+    refusals = {"type": "array", "items": _ref("DomainRefusals")}
+    return {"IssueFigures": issue, "NewsletterSummary": summary, "Bucket": bucket, "DomainRefusals": _domain_refusals(),
+            "IssueDetail": {"allOf": [_ref("IssueFigures"), _object({"unsubscribe_reasons": reasons,
+                                                                     "sender_refusals": refusals})]}}
+
+
+def _domain_refusals() -> dict:
+    """One receiving domain's refusals about the sender, for one reason."""
+    return _object({"domain": {"type": "string"}, "reason": {"type": "string"},
+                    "group": {"type": "string", "enum": list(BOUNCE_GROUPS)}, "deliveries": INTEGER,
+                    "example": {"type": "string", "description": "One of the server's answers"}},
+                   description="Deliveries a receiving domain refused because of the sender (authentication, "
+                               "reputation, policy...): never counted against the readers.")
 
 
 def _schemas() -> dict:
@@ -78,6 +93,7 @@ def _schemas() -> dict:
         "confirmation_rate": MAYBE_RATE,
         "timeline": {"type": "array", "items": _ref("Bucket")},
         "unsubscribe_reasons": _object({reason: INTEGER for reason in REASONS}),
+        "sender_refusals": {"type": "array", "items": _ref("DomainRefusals")},
         "latest_comments": {"type": "array", "items": _object({"at": {"type": "string", "format": "date-time"},
                                                               "comment": {"type": "string"}})},
         "issues": {"type": "array", "items": _ref("IssueFigures")},

@@ -9,6 +9,7 @@ from flask_login import current_user
 from ... import newsletters, publishing
 from ...errors import InvalidInput
 from ...extensions import db
+from ...stats import bounces as bounce_stats
 from ...stats import charts
 from ...stats import issues as issue_stats
 from ...stats import newsletters as newsletter_stats
@@ -75,10 +76,12 @@ def issue_stats_page(issue_id: int):
     issue = publishing.issue_of(current_user, issue_id)
     figures = issue_stats.figures_of_issue(issue)
     reasons = issue_stats.unsubscribe_reasons(issue)
+    refusals = bounce_stats.refusals_of_issue(issue.id)
     db.session.commit()
     parts = charts.stacked_bar([(key, figures.counts[key]) for key in ISSUE_PARTS])
     return render_template("admin/stats_issue.html", issue=issue, newsletter=issue.newsletter, figures=figures,
-                           reasons=reasons, parts=parts, bar_width=charts.BAR_WIDTH, bar_height=charts.BAR_HEIGHT)
+                           reasons=reasons, refusals=refusals, parts=parts, bar_width=charts.BAR_WIDTH,
+                           bar_height=charts.BAR_HEIGHT)
 
 
 @admin.get("/issues/<int:issue_id>/stats.csv")
