@@ -82,7 +82,7 @@ def init_extensions(app: Flask) -> None:
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
-    babel.init_app(app, locale_selector=web.select_locale)
+    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
     limiter.init_app(app)
     app.extensions["newsletter.runner"] = make_runner(app)
 

@@ -1,5 +1,6 @@
 """The public archive: issues that went out, readable on the web and in the Atom feed."""
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from .errors import NotFound
@@ -23,5 +24,5 @@ def published_issue(newsletter: Newsletter, issue_id: int) -> Issue:
     """One published issue of this newsletter; NotFound for drafts and for other newsletters' issues."""
     issue = db.session.get(Issue, issue_id)
     if issue is None or issue.newsletter_id != newsletter.id or issue.started_at is None:
-        raise NotFound("There is no such issue.")
+        raise NotFound(gettext("There is no such issue."))
     return issue

@@ -111,8 +111,10 @@ def cadence_warning(issue: Issue, at: datetime) -> str | None:
     if last is None or at - last >= timedelta(days=days * CADENCE_SLACK):
         return None
     elapsed = max((at - last).days, 0)
-    return _("The last issue went out %(elapsed)s day(s) before this one, but the newsletter promises "
-             "readers about one issue every %(days)s days.", elapsed=elapsed, days=days)
+    return ngettext("The last issue went out %(num)s day before this one, but the newsletter promises readers "
+                    "about one issue every %(days)s days.",
+                    "The last issue went out %(num)s days before this one, but the newsletter promises readers "
+                    "about one issue every %(days)s days.", elapsed, days=days)
 
 
 def body_facts(markdown: str) -> BodyFacts:

@@ -5,7 +5,9 @@ script, event attribute or `javascript:` URL can reach a mail or the archive. Th
 from the same token stream: links keep their URLs, lists their bullets, quotes their `>`.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -24,13 +26,22 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 
-_markdown = MarkdownIt("commonmark", {"html": False, "breaks": False}).enable(["table", "strikethrough"])
+# A line break typed in the composer stays a line break (a two-line signature, an address), as in mail.
+_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
+MAIL_IMAGE_WIDTH = 600  # the mail column: wider images are shown at this width
 
 
 @dataclass(frozen=True)
 class RenderedContent:
     html: str  # a sanitised HTML fragment (no <html> or <body>)
     text: str  # plain text for the text/plain part and for readers without HTML
+    images: tuple[str, ...] = ()  # the src of every image, in order
+
+    @property
+    def image_origins(self) -> list[str]:
+        """The https origins its images come from (for a page's Content-Security-Policy)."""
+        origins = (urlsplit(src) for src in self.images)
+        return sorted({f"https://{parts.netloc}" for parts in origins if parts.scheme == "https" and parts.netloc})
 
 
 def sanitise_html(html: str) -> str:
@@ -44,11 +55,35 @@ def parse_markdown(markdown: str) -> list[Token]:
     return _markdown.parse(markdown or "")
 
 
-def render_markdown(markdown: str) -> RenderedContent:
-    """HTML and plain text from one Markdown source."""
+def render_markdown(markdown: str, image_sizes: Mapping[str, tuple[int, int]] | None = None) -> RenderedContent:
+    """HTML and plain text from one Markdown source; images of known size get width and height."""
     tokens = parse_markdown(markdown)
+    images = size_images(tokens, image_sizes or {})
     html = sanitise_html(_markdown.renderer.render(tokens, _markdown.options, {}))
-    return RenderedContent(html=html, text=TextWriter().write(tokens))
+    return RenderedContent(html=html, text=TextWriter().write(tokens), images=tuple(images))
+
+
+def size_images(tokens: list[Token], sizes: Mapping[str, tuple[int, int]]) -> list[str]:
+    """Give images of known size their width and height (mail clients lay out before loading); list every src."""
+    sources = []
+    for token in tokens:
+        for child in token.children or []:
+            if child.type != "image":
+                continue
+            src = str(child.attrGet("src") or "")
+            sources.append(src)
+            if src in sizes:
+                width, height = display_size(*sizes[src])
+                child.attrSet("width", str(width))
+                child.attrSet("height", str(height))
+    return sources
+
+
+def display_size(width: int, height: int, max_width: int = MAIL_IMAGE_WIDTH) -> tuple[int, int]:
+    """The size an image is shown at in the mail column, keeping its proportions."""
+    if width <= max_width:
+        return width, height
+    return max_width, max(1, round(height * max_width / width))
 
 
 class TextWriter:
@@ -159,7 +194,7 @@ def inline_text(children: list[Token]) -> str:
         if kind == "text":
             parts.append(child.content)
         elif kind == "softbreak":
-            parts.append(" ")
+            parts.append("\n")
         elif kind == "hardbreak":
             parts.append("\n")
         elif kind == "code_inline":

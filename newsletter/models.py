@@ -69,6 +69,7 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_nonce: Mapped[str] = mapped_column(String(32), default=new_nonce)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None until set (then the browser's)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -277,6 +278,7 @@ class Issue(db.Model):
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Keyset cursor over subscriptions: deliveries are created in batches as the send advances.
     enqueue_cursor: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     enqueue_done: Mapped[bool] = mapped_column(Boolean, default=False)

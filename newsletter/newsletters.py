@@ -2,6 +2,7 @@
 
 import re
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from .addresses import normalise_address
@@ -17,7 +18,7 @@ def newsletter_by_slug(slug: str) -> Newsletter:
     """The newsletter with this slug, or NotFound (junk such as NUL bytes never reaches the database)."""
     item = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug)) if SLUG_PATTERN.match(slug) else None
     if item is None:
-        raise NotFound(f"There is no newsletter called {slug[:64]!r}.")
+        raise NotFound(gettext("There is no newsletter called %(slug)r.", slug=slug[:64]))
     return item
 
 

@@ -32,6 +32,8 @@ MAX_BODY_LENGTH = 200_000  # characters: a long essay is ~60,000; more is a past
 EARLIEST_SCHEDULE = timedelta(minutes=2)
 LATEST_SCHEDULE = timedelta(days=366)
 EDITABLE = (IssueStatus.DRAFT,)
+RESTORE_WINDOW = timedelta(days=30)  # a discarded draft can be brought back this long
+TEST_SUBJECT_PREFIX = "[TEST] "  # a test in the inbox is never mistaken for the real issue
 MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id in a URL is simply not found, not a database error
 
 
@@ -97,10 +99,14 @@ def find_issue(issue_id: int) -> Issue:
     return issue
 
 
-def issues_of(newsletter: Newsletter) -> list[Issue]:
-    """Every issue of a newsletter, newest first (a few per month: no paging needed)."""
+def issues_of(newsletter: Newsletter, now: datetime | None = None) -> list[Issue]:
+    """A newsletter's issues, newest first (a few per month: no paging), with drafts discarded in the last 30 days."""
+    recent = (now or utcnow()) - RESTORE_WINDOW
     return list(db.session.scalars(
-        select(Issue).where(Issue.newsletter_id == newsletter.id).order_by(Issue.created_at.desc(), Issue.id.desc())
+        select(Issue)
+        .where(Issue.newsletter_id == newsletter.id)
+        .where((Issue.status != IssueStatus.DISCARDED) | (Issue.discarded_at > recent))
+        .order_by(Issue.created_at.desc(), Issue.id.desc())
     ))
 
 
@@ -157,6 +163,28 @@ def update_draft(issue: Issue, subject: str, body: str) -> Issue:
     return issue
 
 
+def discard(issue: Issue) -> Issue:
+    """Put a draft (or a scheduled issue) aside; `restore` brings it back for RESTORE_WINDOW."""
+    check_transition(IssueStatus, issue.status, IssueStatus.DISCARDED)
+    issue.status = IssueStatus.DISCARDED
+    issue.discarded_at = utcnow()
+    issue.scheduled_at = None
+    db.session.flush()
+    return issue
+
+
+def restore(issue: Issue, now: datetime | None = None) -> Issue:
+    """A discarded issue becomes a draft again, within RESTORE_WINDOW of its discarding."""
+    _require(issue, IssueStatus.DISCARDED)
+    if issue.discarded_at is None or issue.discarded_at <= (now or utcnow()) - RESTORE_WINDOW:
+        raise Refused(_("This issue was discarded more than 30 days ago and cannot be restored."))
+    check_transition(IssueStatus, issue.status, IssueStatus.DRAFT)
+    issue.status = IssueStatus.DRAFT
+    issue.discarded_at = None
+    db.session.flush()
+    return issue
+
+
 # --- preview and test ------------------------------------------------------------------------------------
 
 def sample_reader(issue: Issue, user: User) -> Reader:
@@ -181,7 +209,7 @@ def _lines(part) -> str:
 
 def send_test(issue: Issue, user: User) -> None:
     """Queue the issue to the publisher's own address only (sent after the caller commits)."""
-    raw = IssueTemplate(issue).message_for(sample_reader(issue, user))
+    raw = IssueTemplate(issue, subject_prefix=TEST_SUBJECT_PREFIX).message_for(sample_reader(issue, user))
     queue_raw_mail("issue_test", raw, user.email, issue.newsletter.from_email)
 
 
@@ -197,8 +225,13 @@ def refuse_unless_sendable(issue: Issue, at: datetime | None = None, accept_warn
     return result
 
 
+def recipient_count(issue: Issue) -> int:
+    """How many readers the issue would go to if it were sent now (the number the publisher confirms)."""
+    return count_recipients(issue.newsletter_id, utcnow())
+
+
 def schedule(issue: Issue, when: datetime, now: datetime | None = None, accept_warnings: bool = True) -> Issue:
-    """Plan the send for `when` (UTC): a few minutes to a year ahead, and the check must pass."""
+    """Plan the send for `when` (naive means UTC): a few minutes to a year ahead, and the check must pass."""
     now = now or utcnow()
     when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
     if when < now + EARLIEST_SCHEDULE:

@@ -23,7 +23,8 @@ class IssueStatus(StrEnum):
     SENDING = "sending"
     PAUSED = "paused"
     SENT = "sent"
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # a send stopped for good
+    DISCARDED = "discarded"  # a draft put aside: it can be restored for a while, then it is gone
 
 
 class DeliveryStatus(StrEnum):
@@ -49,12 +50,13 @@ TRANSITIONS: dict[type, dict[str, set[str]]] = {
         S.COMPLAINED: {S.COMPLAINED, S.PENDING},
     },
     IssueStatus: {
-        I.DRAFT: {I.DRAFT, I.SCHEDULED, I.SENDING, I.CANCELLED},
-        I.SCHEDULED: {I.DRAFT, I.SENDING, I.CANCELLED},
+        I.DRAFT: {I.DRAFT, I.SCHEDULED, I.SENDING, I.CANCELLED, I.DISCARDED},
+        I.SCHEDULED: {I.DRAFT, I.SENDING, I.CANCELLED, I.DISCARDED},
         I.SENDING: {I.PAUSED, I.SENT, I.CANCELLED},
         I.PAUSED: {I.SENDING, I.CANCELLED},
         I.SENT: set(),
         I.CANCELLED: set(),
+        I.DISCARDED: {I.DRAFT},
     },
     DeliveryStatus: {
         D.QUEUED: {D.SENDING, D.SKIPPED, D.FAILED},

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+from flask import has_app_context
+from flask_babel import gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, int_to_bytes
 
@@ -25,7 +27,10 @@ class TokenInvalid(DomainError):
     code = "token_invalid"
     status = 404
 
-    def __init__(self, message: str = "This link is not valid. Check that it was copied whole."):
+    def __init__(self, message: str | None = None):
+        if message is None:  # in the page's language when there is a page (tokens are also read without an app)
+            message = "This link is not valid. Check that it was copied whole."
+            message = gettext("This link is not valid. Check that it was copied whole.") if has_app_context() else message
         super().__init__(message)
 
 

@@ -38,7 +38,7 @@ def test_save_and_preview_goes_to_the_preview(maya, newsletter):
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/preview")
     page = maya.get(answer.headers["Location"]).text
     assert 'class="mail-html desktop"' in page and 'class="mail-html phone"' in page
-    assert 'sandbox=""' in page
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in page and "allow-scripts" not in page
     assert "short guide (https://example.org/guide)" in page  # the text part, in a <pre>
 
 
@@ -108,7 +108,8 @@ def test_bad_schedule_dates_are_form_errors(maya, newsletter, when, message):
 def test_schedule_then_unschedule(maya, newsletter):
     issue = make_issue(newsletter)
     when = (utcnow() + timedelta(days=3)).replace(second=0, microsecond=0)
-    answer = post_form(maya, f"/admin/issues/{issue.id}/schedule", {"schedule-when": when.strftime("%Y-%m-%dT%H:%M")})
+    answer = post_form(maya, f"/admin/issues/{issue.id}/schedule", {"schedule-when": when.strftime("%Y-%m-%dT%H:%M"),
+                                                                    "schedule-confirmed": "1"})
     assert answer.status_code == 302
     db.session.expire_all()
     assert issue.status == "scheduled" and issue.scheduled_at == when
@@ -119,7 +120,7 @@ def test_schedule_then_unschedule(maya, newsletter):
 
 def test_send_pause_resume_cancel_and_progress(maya, newsletter):
     issue = make_issue(newsletter)
-    assert post_form(maya, f"/admin/issues/{issue.id}/send").status_code == 302
+    assert post_form(maya, f"/admin/issues/{issue.id}/send", {"confirmed": "1"}).status_code == 302
     progress = maya.get(f"/admin/issues/{issue.id}/progress.json").json
     assert progress["status"] == "sending" and progress["started_at"] and progress["counts"]["sent"] == 0
     page = maya.get(f"/admin/issues/{issue.id}").text
@@ -191,7 +192,7 @@ def test_a_test_mail_with_a_non_ascii_subject_survives_a_real_smtp_server(live_a
     assert received.recipients == ["maya@example.org"]
     assert all(byte < 128 for byte in received.raw.split(b"\r\n\r\n", 1)[0])  # headers are RFC 2047 encoded
     message = received.message
-    assert message["Subject"] == subject
+    assert message["Subject"] == "[TEST] " + subject  # never mistaken for the real issue
     assert message.get_content_type() == "multipart/alternative"
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()

@@ -126,7 +126,7 @@ def test_page_strict_refuses_a_file_with_a_bad_row(app, owner):
 def test_french_excel_export_is_checked_then_imported_on_confirmation(app, owner):
     report = upload(owner, CORPUS / "accepted" / "french-excel-export.csv")
     assert report.status_code == 200, report.text
-    assert "Import 5 reader(s)" in report.text and "12/03/2024 10:05" in report.text
+    assert "Import 5 readers" in report.text and "12/03/2024 10:05" in report.text
     assert table_counts()["Subscription"] == 0 and len(uploads_left(app)) == 2
     done = confirm(owner, report)
     assert done.status_code == 200 and "Import done" in done.text
@@ -201,6 +201,6 @@ def test_suppressed_reader_is_reported_on_the_page(app, owner, newsletter):
     suppression.suppress(suppression.hmac_of("alice.martin@example.org"), "hard_bounce")
     db.session.commit()
     report = upload(owner, CORPUS / "accepted" / "own-export.csv")
-    assert "Import 4 reader(s)" in report.text
+    assert "Import 4 readers" in report.text
     confirm(owner, report)
     assert db.session.scalar(select(func.count(Subscription.id))) == 4

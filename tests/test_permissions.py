@@ -20,6 +20,7 @@ ROLES = ("anonymous", "publisher_b", "admin", "publisher_a")
 MINE = {"anonymous": 302, "publisher_b": 404, "admin": 200, "publisher_a": 200}
 MINE_POST = {"anonymous": 302, "publisher_b": 404, "admin": 302, "publisher_a": 302}
 ANYONE = {"anonymous": 302, "publisher_b": 200, "admin": 200, "publisher_a": 200}
+MINE_JSON = MINE  # autosave answers JSON to its owner and an admin
 ADMIN_ONLY = {"anonymous": 302, "publisher_b": 404, "admin": 200, "publisher_a": 404}
 ADMIN_ONLY_POST = {"anonymous": 302, "publisher_b": 404, "admin": 302, "publisher_a": 404}
 MINE_FORM_ERROR = {"anonymous": 302, "publisher_b": 404, "admin": 400, "publisher_a": 400}
@@ -57,8 +58,14 @@ ROUTES = [
     ("GET", "/admin/issues/{issue}/preview.html", "draft", None, MINE),
     ("GET", "/admin/issues/{issue}/progress.json", "sending", None, MINE),
     ("POST", "/admin/issues/{issue}/test", "draft", {}, MINE_POST),
-    ("POST", "/admin/issues/{issue}/send", "draft", {"acknowledge": "y"}, MINE_POST),
-    ("POST", "/admin/issues/{issue}/schedule", "draft", {"schedule-when": LATER}, MINE_POST),
+    ("POST", "/admin/issues/{issue}/send", "draft", {"acknowledge": "y", "confirmed": "1"}, MINE_POST),
+    ("POST", "/admin/issues/{issue}/schedule", "draft", {"schedule-when": LATER, "schedule-confirmed": "1"}, MINE_POST),
+    ("POST", "/admin/issues/{issue}/discard", "draft", {"confirmed": "1"}, MINE_POST),
+    ("POST", "/admin/issues/{issue}/restore", "discarded", {}, MINE_POST),
+    ("POST", "/admin/issues/{issue}/autosave", "draft", {"subject": "Auto", "body": "Saved"}, MINE_JSON),
+    ("POST", "/admin/n/{slug}/issues/autosave", None, {"subject": "Auto", "body": "Saved"}, MINE_JSON),
+    ("GET", "/admin/time-zone", None, None, ANYONE),
+    ("POST", "/admin/time-zone", None, {"zone": "Nowhere/Atlantis"}, ANYONE_FORM_ERROR),
     ("POST", "/admin/issues/{issue}/unschedule", "scheduled", {}, MINE_POST),
     ("POST", "/admin/issues/{issue}/pause", "sending", {}, MINE_POST),
     ("POST", "/admin/issues/{issue}/resume", "paused", {}, MINE_POST),

@@ -109,7 +109,7 @@ def test_sending_with_warnings_needs_them_acknowledged(client, newsletter):
     assert answer.status_code == 400 and "tick the box" in answer.text
     db.session.expire_all()
     assert db.session.get(Issue, issue.id).status == "draft"
-    assert post_form(client, f"/admin/issues/{issue.id}/send", {"acknowledge": "y"}).status_code == 302
+    assert post_form(client, f"/admin/issues/{issue.id}/send", {"acknowledge": "y", "confirmed": "1"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Issue, issue.id).status == "sending"
 

@@ -68,8 +68,9 @@ def cut(rendered: str) -> list[str | int]:
 class IssueTemplate:
     """One issue, rendered once; `message_for(reader)` returns the finished message as bytes."""
 
-    def __init__(self, issue: Issue):
+    def __init__(self, issue: Issue, subject_prefix: str = ""):
         newsletter = issue.newsletter
+        self.subject_prefix = subject_prefix
         self.issue_id = issue.id
         self.secret = current_app.config["SECRET_KEY"].encode()
         self.domain = instance_domain(current_app.config["BASE_URL"])
@@ -106,7 +107,7 @@ class IssueTemplate:
         folded = [
             _fold("From", str(mailbox(sender_name, newsletter.from_email))),
             _fold("Reply-To", str(mailbox(sender_name, newsletter.reply_to or newsletter.from_email))),
-            _fold("Subject", header_safe(issue.subject, "subject")),
+            _fold("Subject", header_safe(self.subject_prefix + issue.subject, "subject")),
             _fold("List-Id", f"{header_safe(newsletter.name, 'name')} <{slug_host}>"),
         ]
         lines = [

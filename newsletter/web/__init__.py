@@ -1,7 +1,7 @@
 """Blueprints and what every page shares: locale, security headers, error pages."""
 
 from flask import Flask, current_app, g, has_request_context, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -15,16 +15,16 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     # Links carry tokens: never leak them to another site through Referer.
     "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
 }
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
+    "frame-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
 
 
 def init_app(app: Flask) -> None:
     """Register blueprints, hooks and error pages."""
-    from . import account, api, public, webhooks
+    from . import account, api, formatting, public, webhooks
     from .admin import admin
 
     app.register_blueprint(public.bp)
@@ -34,8 +34,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API authenticates by bearer token only, never by the session cookie
     app.after_request(add_security_headers)
+    formatting.register(app)
     app.before_request(start_sender_once)
-    app.context_processor(lambda: {"current_locale": lambda: str(get_locale() or "en")})
+    app.context_processor(lambda: {"current_locale": lambda: str(get_locale() or "en"),
+                                   "current_zone": lambda: str(get_timezone())})
     register_error_pages(app)
     login_manager.login_view = "account.login"
     login_manager.session_protection = "strong"
@@ -51,6 +53,17 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
+def select_timezone() -> str:
+    """Publishers read times in their own zone; reader pages and mails in UTC (they show dates, not times)."""
+    from flask_login import current_user
+
+    from ..timezones import zone_of
+
+    if has_request_context() and request.blueprint == "admin" and current_user.is_authenticated:
+        return zone_of(current_user)
+    return "UTC"
+
+
 def load_user(user_id: str) -> User | None:
     ident, _, nonce = user_id.partition(":")
     if not ident.isdigit():
@@ -62,7 +75,24 @@ def load_user(user_id: str) -> User | None:
 def add_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers.setdefault("Content-Security-Policy", content_security_policy())
     return response
+
+
+def allow_images_from(origins) -> None:
+    """Let this page show images from these https origins (an issue's own images), beside our media."""
+    request.environ["newsletter.image_origins"] = sorted(set(_image_origins()) | set(origins))
+
+
+def _image_origins() -> list[str]:
+    # Kept with the request, not in `g`: an app context (and its `g`) may outlive one request.
+    return request.environ.get("newsletter.image_origins", []) if has_request_context() else []
+
+
+def content_security_policy() -> str:
+    """The page's policy: our own files, data: images, the media origin and the page's declared image origins."""
+    images = ["'self'", "data:", *current_app.extensions.get("newsletter.media_origins", ()), *_image_origins()]
+    return CONTENT_SECURITY_POLICY.format(images=" ".join(dict.fromkeys(images)))
 
 
 def start_sender_once() -> None:

@@ -11,7 +11,9 @@ from ..errors import InvalidAddress, InvalidInput
 from ..extensions import csrf, db, limiter
 from ..feed import atom_feed
 from ..links import external_url
+from ..models import utcnow
 from ..states import SubscriptionStatus as S
+from . import allow_images_from
 from .forms import ActionForm, EraseForm, NameForm, SubscribeForm, UnsubscribeForm
 
 bp = Blueprint("public", __name__)
@@ -36,8 +38,9 @@ def newsletter(slug: str):
 def issue(slug: str, issue_id: int):
     item = _newsletter(slug)
     published = archive.published_issue(item, issue_id)
-    return render_template("public/issue.html", newsletter=item, issue=published,
-                           content=render_markdown(published.body_markdown))
+    content = render_markdown(published.body_markdown)
+    allow_images_from(content.image_origins)
+    return render_template("public/issue.html", newsletter=item, issue=published, content=content)
 
 
 @bp.get("/n/<slug>/feed.xml")
@@ -100,7 +103,7 @@ def renew(token: str):
 def unsubscribe(token: str):
     subscription = _subscription(tokens.UNSUBSCRIBE, token)
     return render_template("public/unsubscribe.html", subscription=subscription, form=UnsubscribeForm(),
-                           token=token)
+                           token=token, now=utcnow())
 
 
 @bp.post("/unsubscribe/<token>")

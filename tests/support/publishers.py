@@ -46,7 +46,7 @@ def post_form(client, url: str, data: dict | None = None, **kwargs):
 
 
 def make_issue(newsletter, state: str = "draft", subject: str = "A quiet week", body: str = CLEAN_BODY):
-    """An issue in the given state (draft, scheduled, sending, paused, cancelled), committed."""
+    """An issue in the given state (draft, scheduled, sending, paused, cancelled, discarded), committed."""
     issue = publishing.create_issue(newsletter, newsletter.owner, subject, body)
     if state == "scheduled":
         publishing.schedule(issue, utcnow() + timedelta(days=1))
@@ -56,6 +56,8 @@ def make_issue(newsletter, state: str = "draft", subject: str = "A quiet week", 
             publishing.pause(issue)
     elif state == "cancelled":
         publishing.cancel(issue)
+    elif state == "discarded":
+        publishing.discard(issue)
     db.session.commit()
     return issue
 

@@ -12,4 +12,4 @@ def require_login():
     """Every admin page needs a logged-in user; admin-only pages check the role themselves."""
 
 
-from . import dashboard, imports, issues, newsletters, outbox, share, stats, tokens, users  # noqa: E402,F401  (views register on the blueprint)
+from . import dashboard, imports, issues, newsletters, outbox, send, share, stats, tokens, users, zone  # noqa: E402,F401  (views register on the blueprint)

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
 
@@ -62,11 +62,13 @@ class IssueForm(FlaskForm):
 
 class SendForm(FlaskForm):
     acknowledge = BooleanField(_l("I have read the warnings above and want to send anyway"))
+    confirmed = HiddenField()  # set by the confirmation page: the publisher saw the count and said yes
 
 
 class ScheduleForm(SendForm):
-    when = DateTimeLocalField(_l("Send on (UTC)"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+    when = DateTimeLocalField(_l("Send on"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                               validators=[InputRequired(_l("Choose a date and a time."))])
+    browser_zone = HiddenField()  # filled by the page's script: the account's zone until the publisher sets one
 
 
 class PublisherForm(FlaskForm):
@@ -82,3 +84,9 @@ class PasswordForm(FlaskForm):
         DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)])
     repeat = PasswordField(_l("New password, again"), validators=[
         DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))])
+
+
+class TimeZoneForm(FlaskForm):
+    # Choices are every zone the system knows, filled by the view; the service checks the name again.
+    zone = SelectField(_l("Your time zone"), choices=[], validate_choice=False,
+                       validators=[DataRequired(_l("Choose your time zone."))])

@@ -1,11 +1,11 @@
-"""The composer and the issue page: write, check, preview, test, then send or schedule; follow the send."""
+"""The composer: write (with autosave and a live preview), preview, test; the issue page around it."""
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_time
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ... import publishing, readers
+from ... import publishing, timezones
 from ...checks import check_issue
 from ...errors import DomainError
 from ...extensions import db, limiter
@@ -13,13 +13,6 @@ from ...models import utcnow
 from . import admin
 from .forms import IssueForm, ScheduleForm, SendForm
 from .frames import mail_html_response
-
-ACTIONS = {
-    "unschedule": (publishing.unschedule, _l("The issue is a draft again.")),
-    "pause": (publishing.pause, _l("Sending is paused. Nothing more goes out until you resume.")),
-    "resume": (publishing.resume, _l("Sending resumes.")),
-    "cancel": (publishing.cancel, _l("The issue is cancelled.")),
-}
 
 
 @admin.route("/n/<slug>/issues/new", methods=["GET", "POST"])
@@ -40,6 +33,23 @@ def new_issue(slug: str):
     return render_template("admin/issue_new.html", newsletter=item, form=form), status
 
 
+@admin.post("/n/<slug>/issues/autosave")
+def new_issue_autosave(slug: str):
+    """The composer's first autosave of a new issue: creates the draft and says where it now lives."""
+    item = publishing.newsletter_of(current_user, slug)
+    form = IssueForm()
+    if not form.validate_on_submit():
+        return _autosave_refused(form)
+    try:
+        issue = publishing.create_issue(item, current_user._get_current_object(), form.subject.data, form.body.data)
+    except DomainError as error:
+        db.session.rollback()
+        return jsonify(error=error.message), 400
+    db.session.commit()
+    return jsonify(_autosaved(issue) | {"issue_url": url_for(".issue_page", issue_id=issue.id),
+                                        "autosave_url": url_for(".issue_autosave", issue_id=issue.id)})
+
+
 @admin.route("/issues/<int:issue_id>", methods=["GET", "POST"])
 def issue_page(issue_id: int):
     issue = publishing.issue_of(current_user, issue_id)
@@ -53,7 +63,23 @@ def issue_page(issue_id: int):
         else:
             db.session.commit()
             return _saved(issue)
-    return _issue_page(issue, form=form, status=400 if form.is_submitted() else 200)
+    return issue_page_response(issue, form=form, status=400 if form.is_submitted() else 200)
+
+
+@admin.post("/issues/<int:issue_id>/autosave")
+def issue_autosave(issue_id: int):
+    """Save the draft as it is being typed (also sent by the browser when the page is left)."""
+    issue = publishing.issue_of(current_user, issue_id)
+    form = IssueForm()
+    if not form.validate_on_submit():
+        return _autosave_refused(form)
+    try:
+        publishing.update_draft(issue, form.subject.data, form.body.data)
+    except DomainError as error:
+        db.session.rollback()
+        return jsonify(error=error.message), 409
+    db.session.commit()
+    return jsonify(_autosaved(issue))
 
 
 @admin.get("/issues/<int:issue_id>/preview")
@@ -74,58 +100,27 @@ def issue_preview_html(issue_id: int):
 def issue_test(issue_id: int):
     issue = publishing.issue_of(current_user, issue_id)
     if not SendForm().validate_on_submit():
-        return _issue_page(issue, status=400)
+        return issue_page_response(issue, status=400)
     publishing.send_test(issue, current_user)
     db.session.commit()
     flash(_("A test of this issue is on its way to %(email)s.", email=current_user.email))
     return redirect(url_for(".issue_page", issue_id=issue.id))
 
 
-@admin.post("/issues/<int:issue_id>/send")
-def issue_send(issue_id: int):
-    issue = publishing.issue_of(current_user, issue_id)
-    form = SendForm()
-    if form.validate_on_submit() and _carried_out(
-            lambda: publishing.start_sending(issue, accept_warnings=form.acknowledge.data),
-            form.acknowledge.errors, _("Sending has started. This page shows how far it got.")):
-        return redirect(url_for(".issue_page", issue_id=issue.id))
-    return _issue_page(issue, send_form=form, status=400)
-
-
-@admin.post("/issues/<int:issue_id>/schedule")
-def issue_schedule(issue_id: int):
-    issue = publishing.issue_of(current_user, issue_id)
-    form = ScheduleForm(prefix="schedule")
-    if form.validate_on_submit():
-        if _carried_out(lambda: publishing.schedule(issue, form.when.data, accept_warnings=form.acknowledge.data),
-                        form.when.errors, _("The issue is scheduled. You can still unschedule it until then.")):
-            return redirect(url_for(".issue_page", issue_id=issue.id))
-    elif form.is_submitted() and any(form.when.raw_data or []) and not form.when.data:
-        form.when.errors[:] = [_("Enter a date and time like 2026-12-24 09:30.")]
-    return _issue_page(issue, schedule_form=form, status=400)
-
-
-@admin.post("/issues/<int:issue_id>/<any(unschedule, pause, resume, cancel):action>")
-def issue_action(issue_id: int, action: str):
-    issue = publishing.issue_of(current_user, issue_id)
-    if not SendForm().validate_on_submit():
-        return _issue_page(issue, status=400)
-    change, done = ACTIONS[action]
-    try:
-        change(issue)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message)
-        return _issue_page(issue, status=409)
-    db.session.commit()
-    flash(str(done))
-    return redirect(url_for(".issue_page", issue_id=issue.id))
-
-
-@admin.get("/issues/<int:issue_id>/progress.json")
-def issue_progress(issue_id: int):
-    issue = publishing.issue_of(current_user, issue_id)
-    return jsonify(publishing.progress(issue))
+def issue_page_response(issue, form=None, schedule_form=None, send_form=None, status=200):
+    """The issue page: the composer for a draft, the check, sending and scheduling, the progress of a send."""
+    schedule_form = schedule_form or ScheduleForm(prefix="schedule")
+    zone = timezones.zone_of(current_user)
+    schedule_form.when.label.text = (_("Send on (%(zone)s time)", zone=zone) if current_user.timezone
+                                     else _("Send on (your browser's time zone, or UTC if it cannot tell)"))
+    return render_template(
+        "admin/issue.html", issue=issue, newsletter=issue.newsletter,
+        form=form or IssueForm(subject=issue.subject, body=issue.body_markdown),
+        schedule_form=schedule_form, send_form=send_form or SendForm(),
+        check=check_issue(issue), progress=publishing.progress(issue) if issue.started_at else None,
+        recipients=publishing.recipient_count(issue), now=utcnow(), zone=zone,
+        restore_window=publishing.RESTORE_WINDOW,
+    ), status
 
 
 def _saved(issue):
@@ -135,32 +130,11 @@ def _saved(issue):
     return redirect(url_for(".issue_page", issue_id=issue.id))
 
 
-def _issue_page(issue, form=None, schedule_form=None, send_form=None, status=200):
-    return render_template(
-        "admin/issue.html", issue=issue, newsletter=issue.newsletter,
-        form=form or IssueForm(subject=issue.subject, body=issue.body_markdown),
-        schedule_form=schedule_form or ScheduleForm(prefix="schedule"), send_form=send_form or SendForm(),
-        check=check_issue(issue), progress=publishing.progress(issue) if issue.started_at else None,
-        confirmed=readers.status_counts(issue.newsletter)["confirmed"], now=utcnow(),
-    ), status
+def _autosaved(issue) -> dict:
+    return {"saved_at": format_time(utcnow(), "short"), "updated_at": issue.updated_at.timestamp() * 1000,
+            "preview_url": url_for(".issue_preview_html", issue_id=issue.id)}
 
 
-def _carried_out(change, errors: list, done: str) -> bool:
-    """Run a publishing change: commit and flash `done`, or roll back and put the refusal on the form."""
-    try:
-        change()
-    except DomainError as error:
-        db.session.rollback()
-        errors.append(_refusal_message(error))
-        return False
-    db.session.commit()
-    flash(done)
-    return True
-
-
-def _refusal_message(error: DomainError) -> str:
-    if isinstance(error, publishing.WarningsNotAccepted):
-        return _("Read the warnings, then tick the box to send anyway.")
-    if isinstance(error, publishing.IssueRefused):
-        return _("The check refuses this issue: %(reasons)s", reasons=" ".join(error.result.refusals))
-    return error.message
+def _autosave_refused(form):
+    messages = [message for errors in form.errors.values() for message in errors]
+    return jsonify(error=" ".join(map(str, messages)) or _("This form has expired.")), 400

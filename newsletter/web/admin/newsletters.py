@@ -8,6 +8,7 @@ from ... import newsletters, publishing, readers
 from ...errors import DomainError
 from ...extensions import db
 from . import admin
+from ..forms import ActionForm
 from .forms import NewNewsletterForm, NewsletterForm
 
 SETTINGS_FIELDS = ("name", "description", "cadence", "language", "from_name", "from_email", "reply_to")
@@ -33,7 +34,7 @@ def new_newsletter():
 def newsletter_overview(slug: str):
     item = publishing.newsletter_of(current_user, slug)
     return render_template("admin/newsletter.html", newsletter=item, issues=publishing.issues_of(item),
-                           counts=readers.status_counts(item))
+                           counts=readers.status_counts(item), action_form=ActionForm())
 
 
 @admin.route("/n/<slug>/settings", methods=["GET", "POST"])
