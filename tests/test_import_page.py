@@ -154,7 +154,7 @@ def test_report_counts_readers_already_there(app, owner):
 
 def test_publisher_suppresses_addresses_for_their_own_newsletter_only(app, owner, newsletter):
     report = upload(owner, CORPUS / "suppressions" / "mailchimp-unsubscribed-members.csv", suppress=True)
-    assert "Add 2 address(es) to the suppression list" in report.text
+    assert "Add 2 addresses to the suppression list" in report.text
     confirm(owner, report)
     rows = db.session.scalars(select(Suppression)).all()
     assert len(rows) == 2 and {row.newsletter_id for row in rows} == {newsletter.id}
