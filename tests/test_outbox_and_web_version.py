@@ -105,7 +105,5 @@ def test_mails_say_whole_sentences(client, newsletter, smtp):
     confirm = system_message("confirm", newsletter, "r@example.net", "", confirm_url="https://x.test/c")
     welcome = system_message("welcome", newsletter, "r@example.net", "", unsubscribe_url="u", preferences_url="p",
                              archive_url="a")
-    assert ("asked for Slow Mornings to be sent to this address. It is written by Maya."
-            in confirm.get_body(("plain",)).get_content())
-    assert ("Thank you: you are subscribed to Slow Mornings. It comes about every two weeks."
-            in welcome.get_body(("plain",)).get_content())
+    assert "asked for Slow Mornings to be sent to this address. It is written by Maya." in confirm.body
+    assert "Thank you: you are subscribed to Slow Mornings. It comes about every two weeks." in welcome.body
