@@ -37,7 +37,8 @@ MAX_NAME_LENGTH = 200
 MAX_REASON_LENGTH = 500
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
 PAUSE_MONTHS = (1, 3)
-UNSUBSCRIBE_REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto", "feedback_report")
+# on_request: the reader asked the publisher (by mail, in person), who unsubscribed them from the readers page.
+UNSUBSCRIBE_REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto", "feedback_report", "on_request")
 READER_ACTIONS = ("pause1", "pause3", "resume", "unsubscribe")
 
 
@@ -249,6 +250,19 @@ def add_months(moment: datetime, months: int) -> datetime:
         except ValueError:
             continue
     raise ValueError("unreachable: every month has 28 days")
+
+
+def send_confirmation(subscription: Subscription) -> bool:
+    """Queue a pending reader's confirmation mail again if the per-address caps allow; False if they do not."""
+    if subscription.status != S.PENDING or not _take_confirmation_slot(subscription):
+        return False
+    _queue_confirmation(subscription)
+    return True
+
+
+def record_event(subscription: Subscription, kind: str, reason: str | None = None) -> None:
+    """Add a line to the subscription's history (a publisher's action on request, with its reason)."""
+    _record(subscription, kind, reason)
 
 
 def _subscriber_for(address: str, name: str) -> Subscriber:

@@ -107,6 +107,12 @@ class Newsletter(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The last day whose subscription events are counted in event_days (statistics; None: none yet).
     event_days_through: Mapped[date | None] = mapped_column(Date)
+    # The publisher's own words and look (Markdown texts; the parts the law requires are added by the app).
+    welcome_text: Mapped[str] = mapped_column(Text, default="")
+    confirm_text: Mapped[str] = mapped_column(Text, default="")
+    logo_key: Mapped[str | None] = mapped_column(String(80))
+    accent_color: Mapped[str] = mapped_column(String(7), default="")
+    postal_address: Mapped[str] = mapped_column(String(500), default="")
 
     owner: Mapped[User] = relationship(back_populates="newsletters")
 
@@ -177,6 +183,26 @@ class Subscription(db.Model):
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     newsletter: Mapped[Newsletter] = relationship()
     wording: Mapped[ConsentWording | None] = relationship()
+
+
+class Media(db.Model):
+    """An image uploaded for a newsletter, stored under `key` (named by its content) in the media store."""
+
+    __tablename__ = "media"
+    __table_args__ = (UniqueConstraint("newsletter_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    newsletter: Mapped["Newsletter"] = relationship()
+    created_by: Mapped[User | None] = relationship()
 
 
 class SubscriptionEvent(db.Model):

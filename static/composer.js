@@ -122,9 +122,63 @@
     this.restore();
   };
 
+
+  // Images: chosen with the file button or dropped on the text, uploaded at once, their Markdown put at the cursor.
+  function Uploader(form, textarea) {
+    this.form = form;
+    this.textarea = textarea;
+    this.status = form.querySelector(".upload-status");
+    this.input = form.querySelector("input[type=file]");
+  }
+
+  Uploader.prototype.send = function (file) {
+    var self = this, data = new FormData(this.form);
+    data.set(this.input.name, file);
+    this.status.textContent = this.form.getAttribute("data-uploading") || "…";
+    fetch(this.form.action, {method: "POST", body: data, credentials: "same-origin",
+                             headers: {"Accept": "application/json"}, redirect: "manual"})
+      .then(function (answer) {
+        if ((answer.headers.get("Content-Type") || "").indexOf("application/json") !== 0) { return Promise.reject(""); }
+        return answer.json().then(function (json) { return answer.ok ? json : Promise.reject(json.error); });
+      })
+      .then(function (json) { self.insert(json.markdown); self.status.textContent = self.form.getAttribute("data-uploaded"); },
+            function (why) { self.status.textContent = why || self.form.getAttribute("data-upload-failed"); })
+      .then(function () { self.input.value = ""; });
+  };
+
+  Uploader.prototype.insert = function (markdown) {
+    var area = this.textarea, at = area.selectionStart || area.value.length;
+    var before = area.value.slice(0, at), after = area.value.slice(area.selectionEnd || at);
+    var block = (before && !/\n\n$/.test(before) ? (/\n$/.test(before) ? "\n" : "\n\n") : "") + markdown + "\n\n";
+    area.value = before + block + after;
+    var alt = before.length + block.indexOf("![") + 2;  // the cursor waits where the description goes
+    area.focus();
+    area.setSelectionRange(alt, alt);
+    area.dispatchEvent(new Event("input", {bubbles: true}));
+  };
+
+  Uploader.prototype.start = function () {
+    var self = this;
+    this.input.addEventListener("change", function () { if (self.input.files[0]) { self.send(self.input.files[0]); } });
+    this.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (self.input.files[0]) { self.send(self.input.files[0]); }
+    });
+    this.textarea.addEventListener("dragover", function (event) { event.preventDefault(); });
+    this.textarea.addEventListener("drop", function (event) {
+      var file = event.dataTransfer && event.dataTransfer.files[0];
+      if (!file) { return; }
+      event.preventDefault();
+      self.send(file);
+    });
+  };
+
   document.addEventListener("DOMContentLoaded", function () {
     fillBrowserZone();
     var form = document.querySelector("form.composer[data-autosave-url]");
-    if (form && window.fetch && window.FormData) { new Composer(form).start(); }
+    if (!form || !window.fetch || !window.FormData) { return; }
+    new Composer(form).start();
+    var upload = document.querySelector("form.image-upload");
+    if (upload) { new Uploader(upload, form.elements.body).start(); }
   });
 }());

@@ -197,3 +197,32 @@ def redis_url() -> str:
     except redis.RedisError as error:
         pytest.skip(f"Redis is not reachable at {url} ({error}); start it to run this test")
     return url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium (Debian's, driven by Playwright) for the whole session; tests open their own contexts."""
+    from tests.support.browser import CHROMIUM, launch_browser
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def server(make_app, smtp):
+    """The app served over real HTTP from a thread, with a publisher and a newsletter; BASE_URL is that server."""
+    from tests.support.browser import serve
+
+    app = make_app(START_SENDER=False)
+    httpd, thread, base = serve(app)
+    with app.app_context():
+        create_demo_newsletter()
+    yield app, base
+    httpd.shutdown()
+    thread.join(5)

@@ -20,6 +20,7 @@ ROLES = ("anonymous", "publisher_b", "admin", "publisher_a")
 MINE = {"anonymous": 302, "publisher_b": 404, "admin": 200, "publisher_a": 200}
 MINE_POST = {"anonymous": 302, "publisher_b": 404, "admin": 302, "publisher_a": 302}
 ANYONE = {"anonymous": 302, "publisher_b": 200, "admin": 200, "publisher_a": 200}
+NOBODYS = {"anonymous": 302, "publisher_b": 404, "admin": 404, "publisher_a": 404}  # no such reader id
 MINE_JSON = MINE  # autosave answers JSON to its owner and an admin
 ADMIN_ONLY = {"anonymous": 302, "publisher_b": 404, "admin": 200, "publisher_a": 404}
 ADMIN_ONLY_POST = {"anonymous": 302, "publisher_b": 404, "admin": 302, "publisher_a": 404}
@@ -44,6 +45,15 @@ ROUTES = [
     ("POST", "/admin/n/{slug}/settings", None,
      {"name": "Renamed", "cadence": "weekly", "language": "en", "from_email": "maya@example.org"}, MINE_POST),
     ("GET", "/admin/n/{slug}/subscribers", None, None, MINE),
+    ("GET", "/admin/n/{slug}/subscribers.csv", None, None, MINE),
+    ("GET", "/admin/n/{slug}/subscribers/0", None, None, NOBODYS),
+    ("POST", "/admin/n/{slug}/subscribers/0/erase", None, {"erase-reason": "asked"}, NOBODYS),
+    ("GET", "/admin/n/{slug}/invite", None, None, MINE),
+    ("POST", "/admin/n/{slug}/invite", None, {"email": "x@example.net"}, MINE_FORM_ERROR),
+    ("POST", "/admin/n/{slug}/media", None, {}, MINE_POST),
+    ("GET", "/admin/n/{slug}/branding", None, None, MINE),
+    ("POST", "/admin/n/{slug}/branding", None, {"accent_color": "#ffffff"}, MINE_FORM_ERROR),
+    ("POST", "/admin/n/{slug}/branding/preview/welcome", None, {"welcome_text": "Hello"}, MINE),
     ("GET", "/admin/n/{slug}/share", None, None, MINE),
     ("GET", "/admin/n/{slug}/share/qr.png", None, None, MINE),
     ("GET", "/admin/n/{slug}/import", None, None, MINE),

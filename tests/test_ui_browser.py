@@ -1,68 +1,24 @@
 """In a real browser (Debian's chromium through Playwright): the composer (preview at phone width, autosave,
-restore after the session ended, discard and undo), the send and schedule confirmations, and the keyboard on
-the subscribe form. One browser for the session, a fresh context per test. Skipped, with the reason, when
-chromium is not installed."""
+restore after the session ended, discard and undo, an uploaded image on the web version), the send and schedule
+confirmations, finding and erasing a reader, a branded welcome mail previewed, and the keyboard on the
+subscribe form. One browser for the session, a fresh context per test. Skipped, with the reason, when chromium
+is not installed."""
 
 import re
-import threading
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from werkzeug.serving import make_server
+from PIL import Image
 
+from newsletter import publishing
 from newsletter.extensions import db
 from newsletter.models import Issue, Newsletter, utcnow
-from tests.conftest import create_demo_newsletter
-from tests.support.publishers import CLEAN_BODY, PASSWORD, make_issue
+from tests.support.browser import log_in, needs_chromium, open_tab
+from tests.support.publishers import make_issue
 from tests.support.sending_helpers import confirmed_readers
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"),
-]
-
-
-@pytest.fixture
-def server(make_app, smtp):
-    """The app served over real HTTP from a thread, with a publisher and a newsletter; BASE_URL is that server."""
-    app = make_app(START_SENDER=False)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{httpd.server_port}"
-    app.config["BASE_URL"] = base  # links in mails and media URLs point at this server
-    with app.app_context():
-        create_demo_newsletter()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield app, base
-    httpd.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def open_tab(browser, **options):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    tab.csp_violations = []
-    tab.on("console", lambda m: "Content Security Policy" in m.text and tab.csp_violations.append(m.text))
-    tab.dialogs = []
-    tab.on("dialog", lambda d: (tab.dialogs.append(d.type), d.accept()))
-    return tab
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture
@@ -70,14 +26,6 @@ def page(browser):
     tab = open_tab(browser)
     yield tab
     tab.context.close()
-
-
-def log_in(page, base, next_path=""):
-    page.goto(base + "/login" + (f"?next={next_path}" if next_path else ""))
-    page.get_by_label("E-mail address").fill("maya@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
 
 
 def the_newsletter() -> Newsletter:
@@ -218,3 +166,75 @@ def test_keyboard_alone_reaches_and_submits_the_subscribe_form(server, page):
         page.keyboard.press("Enter")
     assert "inbox" in page.content().lower()
     assert page.csp_violations == []
+
+
+def test_an_uploaded_image_shows_on_the_web_version(server, page, tmp_path):
+    app, base = server
+    picture = tmp_path / "studio.png"
+    Image.new("RGB", (1200, 600), (200, 120, 40)).save(picture)
+    log_in(page, base, "/admin/n/slow-mornings/issues/new")
+    page.get_by_label("Subject").fill("The new studio")
+    page.get_by_label("Body (Markdown)").fill("We moved.")
+    page.get_by_label("Add an image").set_input_files(str(picture))  # the file button; dropping does the same
+    page.locator(".upload-status", has_text="uploaded").wait_for()
+    page.keyboard.type("Our new studio")  # the cursor waits where the description goes
+    page.locator(".autosave-status", has_text=re.compile(r"Saved at")).wait_for()
+    issue = the_issue(app)
+    assert f"![Our new studio]({base}/media/" in issue.body_markdown
+    with app.app_context():
+        publishing.start_sending(db.session.get(Issue, issue.id))
+        db.session.commit()
+    page.goto(f"{base}/n/slow-mornings/issues/{issue.id}")
+    image = page.get_by_role("img", name="Our new studio")
+    image.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    assert image.evaluate("img => [img.naturalWidth, img.getAttribute('width')]") == [1200, "600"]
+    assert page.csp_violations == []
+
+
+def test_find_a_reader_and_erase_them_on_request(server, page):
+    app, base = server
+    with app.app_context():
+        confirmed_readers(the_newsletter(), 3)
+    log_in(page, base, "/admin/n/slow-mornings/subscribers")
+    page.get_by_label("Find a reader").fill("READER1")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("tbody tr")
+    assert rows.count() == 1
+    rows.get_by_role("link", name="reader1@example.net").click()
+    assert page.get_by_role("heading", name="reader1@example.net").is_visible()
+    assert page.get_by_text("Confirmed by e-mail on").is_visible()
+    erase = page.locator("form", has=page.get_by_role("button", name="Erase this reader"))
+    erase.get_by_label("Why (kept in the reader's history)").fill("asked by e-mail on 3 May")
+    erase.get_by_role("button", name="Erase this reader").click()
+    assert page.get_by_text("Everything this newsletter held about the reader is erased.").is_visible()
+    assert page.get_by_text("reader1@example.net").count() == 0
+    assert page.get_by_text("reader0@example.net").is_visible()
+
+
+def test_a_branded_welcome_mail_is_previewed_before_saving(server, page, tmp_path):
+    app, base = server
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (400, 100), (20, 60, 90)).save(logo)
+    log_in(page, base, "/admin/n/slow-mornings/branding")
+    page.get_by_label("Your words in the welcome mail (Markdown)").fill("Each issue comes with a **breathing** exercise.")
+    page.get_by_label("Logo (JPEG, PNG, GIF or WebP)").set_input_files(str(logo))
+    page.get_by_label("Accent colour (links and buttons)").fill("#7a1f5c")
+    page.get_by_label("Postal address (in the footer of every mail)").fill("Studio Maya\n12 rue des Lilas\n69001 Lyon")
+    page.get_by_role("button", name="Preview the welcome mail").click()
+    mail = page.frame_locator("iframe[name=branding-preview]")
+    mail.locator("strong", has_text="breathing").wait_for()
+    assert mail.get_by_text("Thank you: you are subscribed to Slow Mornings.").is_visible()
+    assert mail.get_by_role("link", name="Unsubscribe in one click").is_visible()  # always added by the app
+    assert "12 rue des Lilas" in mail.locator("body").inner_text()
+    logo_image = mail.get_by_role("img", name="Slow Mornings")
+    assert logo_image.evaluate("img => img.complete && img.naturalWidth") == 400
+    assert "rgb(122, 31, 92)" in mail.get_by_role("link", name="Read past issues").evaluate(
+        "a => getComputedStyle(a).color")
+    with app.app_context():
+        assert the_newsletter().welcome_text == ""  # previewing saved nothing
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_text("Your words and look are saved.").is_visible()
+    with app.app_context():
+        newsletter = the_newsletter()
+        assert (newsletter.accent_color, newsletter.postal_address.splitlines()[0]) == ("#7a1f5c", "Studio Maya")

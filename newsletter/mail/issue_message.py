@@ -25,9 +25,11 @@ from ..addresses import has_header_breaker
 from ..feedback.parsers.verp import verp_address
 from ..content import render_markdown
 from ..links import external_url
+from ..media import sizes_in
 from ..models import Issue
 from . import identifiers
 from .headers import header_safe, instance_domain, mailbox
+from .look import look_of
 
 SLOTS = ("unsubscribe_url", "preferences_url", "confirmed_on", "consent_source")
 _MARK = "\x1eslot:{}\x1e"  # record-separator marks: survive Jinja escaping and CSS inlining, never in content
@@ -80,7 +82,7 @@ class IssueTemplate:
         self.sender = newsletter.from_email
         self.bounce_address = current_app.config["BOUNCE_ADDRESS"]
         self.boundary = "==nl-" + secrets.token_hex(12)
-        content = render_markdown(issue.body_markdown)
+        content = render_markdown(issue.body_markdown, sizes_in(issue.body_markdown))
         context = self._context(issue, content)
         with force_locale(newsletter.language):
             html = _inliner.inline(render_template("email/issue.html", **context))
@@ -97,7 +99,7 @@ class IssueTemplate:
     def _context(self, issue: Issue, content) -> dict:
         slots = {name: _MARK.format(name) for name in SLOTS}
         web_url = external_url("public.issue", slug=issue.newsletter.slug, issue_id=issue.id)
-        return dict(issue=issue, newsletter=issue.newsletter, content=content, web_url=web_url,
+        return dict(issue=issue, newsletter=issue.newsletter, content=content, web_url=web_url, look=look_of(issue.newsletter),
                     archive_url=external_url("public.newsletter", slug=issue.newsletter.slug), **slots)
 
     def _static_headers(self, issue: Issue) -> bytes:

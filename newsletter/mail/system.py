@@ -16,6 +16,7 @@ from flask_babel import force_locale
 
 from ..models import Newsletter
 from .headers import header_safe, instance_domain, mailbox
+from .look import look_of
 
 _inliner = css_inline.CSSInliner()
 _UTF8_QP = Charset("utf-8")
@@ -58,7 +59,7 @@ class SystemMessage(flask_mail.Message):
 def system_message(kind: str, newsletter: Newsletter, to_address: str, to_name: str, **context) -> SystemMessage:
     """Render templates email/<kind>.txt, .html and .subject.txt into a Flask-Mail message."""
     with force_locale(newsletter.language):
-        context.update(newsletter=newsletter, name=to_name)
+        context.update(newsletter=newsletter, name=to_name, look=look_of(newsletter))
         text = render_template(f"email/{kind}.txt", **context)
         html = _inliner.inline(render_template(f"email/{kind}.html", **context))
         subject = render_template(f"email/{kind}.subject.txt", **context).strip()

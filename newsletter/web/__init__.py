@@ -1,5 +1,7 @@
 """Blueprints and what every page shares: locale, security headers, error pages."""
 
+from urllib.parse import urlsplit
+
 from flask import Flask, current_app, g, has_request_context, render_template, request
 from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
@@ -84,6 +86,12 @@ def allow_images_from(origins) -> None:
     request.environ["newsletter.image_origins"] = sorted(set(_image_origins()) | set(origins))
 
 
+def _media_origin() -> list[str]:
+    # Uploaded images may be served from elsewhere (MEDIA_URL: a CDN, a bucket); every page may show them.
+    parts = urlsplit(current_app.config.get("MEDIA_URL") or "")
+    return [f"{parts.scheme}://{parts.netloc}"] if parts.netloc else []
+
+
 def _image_origins() -> list[str]:
     # Kept with the request, not in `g`: an app context (and its `g`) may outlive one request.
     return request.environ.get("newsletter.image_origins", []) if has_request_context() else []
@@ -91,7 +99,7 @@ def _image_origins() -> list[str]:
 
 def content_security_policy() -> str:
     """The page's policy: our own files, data: images, the media origin and the page's declared image origins."""
-    images = ["'self'", "data:", *current_app.extensions.get("newsletter.media_origins", ()), *_image_origins()]
+    images = ["'self'", "data:", *_media_origin(), *_image_origins()]
     return CONTENT_SECURITY_POLICY.format(images=" ".join(dict.fromkeys(images)))
 
 

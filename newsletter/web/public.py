@@ -5,12 +5,13 @@ import json
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import archive, consent, newsletters, privacy, tokens
+from .. import archive, consent, media, newsletters, privacy, tokens
 from ..content import render_markdown
 from ..errors import InvalidAddress, InvalidInput
 from ..extensions import csrf, db, limiter
 from ..feed import atom_feed
 from ..links import external_url
+from ..mail.look import look_of
 from ..models import utcnow
 from ..states import SubscriptionStatus as S
 from . import allow_images_from
@@ -38,9 +39,22 @@ def newsletter(slug: str):
 def issue(slug: str, issue_id: int):
     item = _newsletter(slug)
     published = archive.published_issue(item, issue_id)
-    content = render_markdown(published.body_markdown)
+    content = render_markdown(published.body_markdown, media.sizes_in(published.body_markdown))
     allow_images_from(content.image_origins)
     return render_template("public/issue.html", newsletter=item, issue=published, content=content)
+
+
+@bp.get("/media/<key>")
+def media_file(key: str):
+    """An uploaded image: named by its content, so it can be cached for a year and never revalidated."""
+    found = media.read_media(key)
+    if found is None:
+        abort(404)
+    data, content_type = found
+    return Response(data, mimetype=content_type, headers={
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    })
 
 
 @bp.get("/n/<slug>/feed.xml")
@@ -76,7 +90,8 @@ def subscribe(slug: str):
 def confirm(token: str):
     subscription = _subscription(tokens.CONFIRM, token)
     status = 200 if subscription.status in (S.PENDING, S.CONFIRMED) else 410
-    return render_template("public/confirm.html", subscription=subscription, form=ActionForm(), token=token), status
+    return render_template("public/confirm.html", subscription=subscription, form=ActionForm(), token=token,
+                           look=look_of(subscription.newsletter)), status
 
 
 @bp.post("/confirm/<token>")
@@ -191,7 +206,7 @@ def _newsletter(slug: str):
 
 
 def _newsletter_page(item, form: SubscribeForm):
-    return render_template("public/newsletter.html", newsletter=item, form=form,
+    return render_template("public/newsletter.html", newsletter=item, form=form, look=look_of(item),
                            wording=consent.consent_wording(item), issues=archive.published_issues(item, 20))
 
 

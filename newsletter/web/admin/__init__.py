@@ -12,4 +12,6 @@ def require_login():
     """Every admin page needs a logged-in user; admin-only pages check the role themselves."""
 
 
-from . import dashboard, imports, issues, newsletters, outbox, send, share, stats, tokens, users, zone  # noqa: E402,F401  (views register on the blueprint)
+from . import (  # noqa: E402,F401  (views register on the blueprint)
+    branding, dashboard, imports, issues, newsletters, outbox, readers, send, share, stats, tokens, uploads, users, zone,
+)

@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
@@ -16,6 +17,7 @@ CADENCE_CHOICES = [
     ("quarterly", _l("Four times a year")),
     ("irregular", _l("Now and then")),
 ]
+AT_MOST = _l("Write at most %(max)d characters here.")
 LANGUAGE_CHOICES = [("en", "English"), ("fr", "Français")]
 
 
@@ -90,3 +92,35 @@ class TimeZoneForm(FlaskForm):
     # Choices are every zone the system knows, filled by the view; the service checks the name again.
     zone = SelectField(_l("Your time zone"), choices=[], validate_choice=False,
                        validators=[DataRequired(_l("Choose your time zone."))])
+
+
+class ReasonForm(FlaskForm):
+    """An action on a reader's request: the reason goes into their history."""
+
+    reason = StringField(_l("Why (kept in the reader's history)"), validators=[
+        DataRequired(_l("Say why, in a few words (for example: “asked by e-mail on 3 May”).")), single_line,
+        Length(max=300)])
+
+
+class InviteForm(FlaskForm):
+    email = address(_l("Their e-mail address"))
+    name = StringField(_l("Their first name (optional)"), validators=[Optional(), single_line, Length(max=200)])
+    note = StringField(_l("Where you met and what they asked for"), validators=[
+        DataRequired(_l("Say where you met and what they asked for: it is kept as the reason for the mail.")),
+        single_line, Length(max=300)])
+
+
+class ImageForm(FlaskForm):
+    image = FileField(_l("Add an image"), validators=[FileRequired(_l("Choose an image file to upload."))])
+
+
+class BrandingForm(FlaskForm):
+    welcome_text = TextAreaField(_l("Your words in the welcome mail (Markdown)"),
+                                 validators=[Optional(), no_nul, Length(max=5000, message=AT_MOST)])
+    confirm_text = TextAreaField(_l("Your words in the confirmation mail and page (Markdown)"),
+                                 validators=[Optional(), no_nul, Length(max=5000, message=AT_MOST)])
+    logo = FileField(_l("Logo (JPEG, PNG, GIF or WebP)"))
+    remove_logo = BooleanField(_l("Remove the logo"))
+    accent_color = StringField(_l("Accent colour (links and buttons)"), validators=[Optional(), Length(max=7)])
+    postal_address = TextAreaField(_l("Postal address (in the footer of every mail)"),
+                                   validators=[Optional(), no_nul, Length(max=500, message=AT_MOST)])

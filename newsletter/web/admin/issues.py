@@ -11,7 +11,7 @@ from ...errors import DomainError
 from ...extensions import db, limiter
 from ...models import utcnow
 from . import admin
-from .forms import IssueForm, ScheduleForm, SendForm
+from .forms import ImageForm, IssueForm, ScheduleForm, SendForm
 from .frames import mail_html_response
 
 
@@ -30,7 +30,7 @@ def new_issue(slug: str):
             db.session.commit()
             return _saved(issue)
     status = 400 if form.is_submitted() else 200
-    return render_template("admin/issue_new.html", newsletter=item, form=form), status
+    return render_template("admin/issue_new.html", newsletter=item, form=form, image_form=ImageForm()), status
 
 
 @admin.post("/n/<slug>/issues/autosave")
@@ -119,7 +119,7 @@ def issue_page_response(issue, form=None, schedule_form=None, send_form=None, st
         schedule_form=schedule_form, send_form=send_form or SendForm(),
         check=check_issue(issue), progress=publishing.progress(issue) if issue.started_at else None,
         recipients=publishing.recipient_count(issue), now=utcnow(), zone=zone,
-        restore_window=publishing.RESTORE_WINDOW,
+        restore_window=publishing.RESTORE_WINDOW, image_form=ImageForm(),
     ), status
 
 

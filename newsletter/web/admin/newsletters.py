@@ -55,14 +55,5 @@ def newsletter_settings(slug: str):
     return render_template("admin/newsletter_settings.html", newsletter=item, form=form), status
 
 
-@admin.get("/n/<slug>/subscribers")
-def newsletter_subscribers(slug: str):
-    item = publishing.newsletter_of(current_user, slug)
-    status = request.args.get("status") or None
-    page = readers.reader_page(item, before=request.args.get("before", type=int), status=status)
-    return render_template("admin/subscribers.html", newsletter=item, page=page, status=status,
-                           counts=readers.status_counts(item))
-
-
 def _settings(form: NewsletterForm) -> dict:
     return {name: getattr(form, name).data or "" for name in SETTINGS_FIELDS}
