@@ -92,6 +92,16 @@ def test_form_errors_on_french_pages_are_french(world):
     assert not [m for m in WTFORMS_ENGLISH if m in text]
 
 
+def test_the_length_error_of_the_name_on_french_preferences_is_french(world):
+    client, reader_paths, _ = world
+    path = next(p for p in reader_paths if p.startswith("/preferences/"))
+    page = client.post(path + "/name", data={"csrf_token": csrf_token(client, path), "name": "x" * 300},
+                       headers=ENGLISH_BROWSER)
+    text = visible_text(page.text)
+    assert page.status_code == 400 and "200" in text
+    assert not [m for m in WTFORMS_ENGLISH + ["cannot be longer"] if m in text]
+
+
 def test_publisher_pages_in_french_show_no_english(world):
     client, _, ids = world
     login(client, "maya@example.org")

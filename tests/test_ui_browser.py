@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from newsletter import publishing
+from newsletter import consent, publishing, tokens
 from newsletter.extensions import db
-from newsletter.models import Issue, Newsletter, utcnow
+from newsletter.models import Issue, Newsletter, Subscription, utcnow
 from tests.support.browser import log_in, needs_chromium, open_tab
 from tests.support.publishers import make_issue
 from tests.support.sending_helpers import confirmed_readers
@@ -238,3 +238,38 @@ def test_a_branded_welcome_mail_is_previewed_before_saving(server, page, tmp_pat
     with app.app_context():
         newsletter = the_newsletter()
         assert (newsletter.accent_color, newsletter.postal_address.splitlines()[0]) == ("#7a1f5c", "Studio Maya")
+
+
+def test_layouts_fit_a_phone_and_a_1280_pixel_screen(server, browser):
+    app, base = server
+    long_name = "Maximiliane" * 12  # one unbroken word, 132 characters
+    with app.app_context():
+        newsletter = the_newsletter()
+        confirmed_readers(newsletter, 1)
+        subscription = db.session.scalars(db.select(Subscription)).one()
+        subscription.subscriber.name = long_name
+        issue = make_issue(newsletter, subject="A subject long enough to wrap over several words in a table",
+                           body=f"Hello {long_name}.\n\nSecond paragraph.")
+        publishing.start_sending(issue)
+        db.session.commit()
+        preferences = consent.token_for(tokens.PREFERENCES, subscription.subscriber)
+        issue_id = issue.id
+    phone = open_tab(browser, viewport={"width": 375, "height": 800})
+    try:
+        phone.goto(f"{base}/preferences/{preferences}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        phone.context.close()
+    page = open_tab(browser)
+    try:
+        log_in(page, base, "/admin/n/slow-mornings/subscribers")
+        overflowing = "[...document.querySelectorAll('.table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1).length"
+        assert page.evaluate(overflowing) == 0
+        for path in ("/admin/stats", "/admin/n/slow-mornings/stats"):
+            page.goto(base + path)
+            assert page.evaluate(overflowing) == 0, path
+        page.goto(f"{base}/admin/issues/{issue_id}/preview")
+        mail = page.frame_locator("iframe.phone").locator("html")
+        assert mail.evaluate("html => html.scrollWidth") <= 375
+    finally:
+        page.context.close()

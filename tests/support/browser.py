@@ -32,7 +32,7 @@ def serve(app):
 
 def open_tab(browser, **options):
     """A new context and page; CSP violations and dialogs are recorded (dialogs accepted)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **options})
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.csp_violations = []
