@@ -44,7 +44,7 @@ def build_world(app) -> dict:
         db.session.commit()
         raw = (b"From: a@example.org\r\nTo: b@example.net\r\nSubject: Hello\r\nContent-Type: text/plain\r\n\r\n"
                b"Hello https://example.org\r\n")
-        name = OutboxTransport(outbox_folder(app.instance_path)).send("a@example.org", "b@example.net", raw) or ""
+        OutboxTransport(outbox_folder(app.instance_path)).send("a@example.org", "b@example.net", raw)
         return {
             "slug": newsletter.slug, "sent": sent.id, "draft": draft.id, "reader": subscription.id,
             "unsubscribe": consent.token_for(tokens.UNSUBSCRIBE, subscription),

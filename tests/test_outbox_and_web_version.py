@@ -89,7 +89,6 @@ def test_unsubscribe_page_says_the_reader_is_already_paused_and_asks_the_reason_
         client, newsletter, smtp):
     from newsletter import consent
     from newsletter.models import Subscription
-    from tests.conftest import link_in
     subscribe(client, newsletter.slug, "reader@example.net")
     subscription = db.session.scalars(db.select(Subscription)).one()
     subscription.status, subscription.confirmed_at = "confirmed", subscription.consent_at
