@@ -1,7 +1,6 @@
 """Export of confirmed subscribers in the import format, with their consent evidence."""
 
 import csv
-import io
 from typing import TextIO
 
 from sqlalchemy import select
@@ -21,22 +20,9 @@ def _iso(value) -> str:
 
 def export_subscribers(newsletter: Newsletter, out: TextIO) -> int:
     """Write confirmed readers as CSV (the import format) and return how many; walks by keyset pages."""
-    count = 0
-    for chunk, rows in export_chunks(newsletter):
-        out.write(chunk)
-        count += rows
-    return count
-
-
-def export_chunks(newsletter: Newsletter):
-    """The same CSV as text chunks of up to BATCH rows (the header first), for a streamed download.
-
-    Yields (text, rows in it); memory stays flat whatever the list's length.
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    last_id = 0
+    last_id, count = 0, 0
     while True:
         page = db.session.scalars(
             select(Subscription)
@@ -46,14 +32,12 @@ def export_chunks(newsletter: Newsletter):
             .order_by(Subscription.id)
             .limit(BATCH)
         ).all()
+        if not page:
+            return count
         for item in page:
             writer.writerow([item.subscriber.email, item.subscriber.name, _iso(item.consent_at),
                              _iso(item.confirmed_at), item.consent_source, item.consent_ip or "",
                              item.confirm_ip or ""])
-        yield buffer.getvalue(), len(page)
-        buffer.seek(0)
-        buffer.truncate()
-        if not page:
-            return
+        count += len(page)
         last_id = page[-1].id
         db.session.expunge_all()  # keep memory flat on large lists
