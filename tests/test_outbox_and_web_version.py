@@ -106,3 +106,13 @@ def test_mails_say_whole_sentences(client, newsletter, smtp):
                              archive_url="a")
     assert "asked for Slow Mornings to be sent to this address. It is written by Maya." in confirm.body
     assert "Thank you: you are subscribed to Slow Mornings. It comes about every two weeks." in welcome.body
+
+
+def test_rates_read_as_whole_numbers_in_the_pages_language(app):
+    from flask_babel import force_locale
+
+    from newsletter.web.formatting import number
+    with app.test_request_context("/"):
+        assert number(180000.0) == "180,000" and number(None) == "–"
+        with force_locale("fr"):
+            assert number(180000.0).replace("\u202f", " ").replace("\xa0", " ") == "180 000"
