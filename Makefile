@@ -4,7 +4,7 @@ PYTHON ?= python3
 FLASK := $(VENV)/bin/flask --app app
 DEV_ENV := NEWSLETTER_ENV=development
 
-.PHONY: install run test worker translations clean
+.PHONY: install run test worker serve serve-worker serve-beat translations clean
 
 install: $(VENV)/.installed translations
 
@@ -25,6 +25,19 @@ run: install
 
 worker: install
 	$(DEV_ENV) $(FLASK) worker
+
+# Production, one command per service (deploy/ has the systemd units and a Procfile). Settings come from the
+# environment or .env: DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY, BASE_URL, MAIL_*.
+serve: install
+	$(FLASK) db upgrade
+	$(VENV)/bin/gunicorn --config deploy/gunicorn.conf.py
+
+serve-worker: install
+	$(VENV)/bin/celery -A newsletter.tasks worker --loglevel INFO
+
+serve-beat: install
+	mkdir -p instance
+	$(VENV)/bin/celery -A newsletter.tasks beat --loglevel INFO --schedule instance/celerybeat-schedule
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
