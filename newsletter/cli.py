@@ -4,12 +4,15 @@ import os
 import secrets
 import sys
 from functools import wraps
+from pathlib import Path
 
 import click
+import flask_migrate
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from flask_migrate.cli import db as database
 
-from . import accounts, newsletters, publishing
+from . import accounts, backup, newsletters, publishing
 from .errors import DomainError, Refused
 from .export import export_subscribers
 from .extensions import db
@@ -249,6 +252,38 @@ def bounces_poll(imap_url: str | None, every: float, once: bool, delete: bool):
         click.echo(f"Error: cannot read {url.split('@')[-1]}: {error}", err=True)
         sys.exit(1)
     click.echo(f"Read {count} message(s).")
+
+
+# `flask db` is Flask-Migrate's group (Migrate.init_app adds it to the app); backup and restore join it there,
+# since a group of our own with the same name would be hidden behind it.
+@database.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+@refusals
+def database_backup(file: Path):
+    """Copy the SQLite database into a new FILE while the app runs (PostgreSQL: use pg_dump)."""
+    found = backup.back_up(file)
+    click.echo(f"Backed up {describe_contents(found)} to {file}.")
+    click.echo("Keep SECRET_KEY with it: the links in sent mails and the suppression list depend on it.", err=True)
+
+
+@database.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+@refusals
+def database_restore(file: Path):
+    """Load a backup made by 'flask db backup' into this instance, which must be empty, then migrate it."""
+    found = backup.restore(file)
+    if found.revision != backup.head_revision():
+        flask_migrate.upgrade()
+        click.echo(f"Migrated the restored database from schema {found.revision}.", err=True)
+        found = backup.contents()
+    click.echo(f"Restored {describe_contents(found)} from {file}.")
+
+
+def describe_contents(found: backup.Contents) -> str:
+    return (f"{found.newsletters} newsletter(s), {found.readers} reader(s) ({found.confirmed} confirmed "
+            f"subscription(s)), schema {found.revision}")
 
 
 @click.command("demo")
