@@ -6,6 +6,9 @@ is set, as platforms that read a Procfile expect. `--bind` and `--workers` on th
 
 import os
 
+from dotenv import find_dotenv, load_dotenv
+
+load_dotenv(find_dotenv(usecwd=True))  # as app.py does: LOG_FORMAT may live in .env
 wsgi_app = "app:app"
 if "PORT" not in os.environ:
     bind = ["127.0.0.1:8000"]
@@ -18,3 +21,17 @@ timeout = 120
 graceful_timeout = 30
 # No access log: the app writes one line per request itself, with its id, in LOG_FORMAT.
 accesslog = None
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    # gunicorn's own lines (start, stop, a worker that died) in the app's JSON too; the root logger is left
+    # to the app and gunicorn's loggers do not reach it, so no line is written twice.
+    logconfig_dict = {
+        "root": {"level": "WARNING", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+        "formatters": {"generic": {"()": "newsletter.logs.JsonFormatter"}},
+    }
+# gunicorn >= 27 opens a control socket in $HOME by default; nothing here uses it, and two servers of one
+# user would share its path.
+control_socket_disable = True

@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import logs
 from .config import ConfigError, read_settings
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
@@ -28,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(flask_settings(app.config))
     app.config.update({k: v for k, v in (config or {}).items() if k in FLASK_ONLY_KEYS})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logs.init_app(app)  # first: its request hooks then see every request, even one an extension answers
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

@@ -171,6 +171,7 @@ SETTINGS = (
     Setting("MEDIA_URL", "", lambda raw: parse_url("http", "https")(raw) if raw.strip() else ""),
     Setting("MEDIA_MAX_BYTES", str(10 * 1024 * 1024), parse_int(1024, 100 * 1024 * 1024)),
     Setting("MEDIA_MAX_SIDE", "2000", parse_int(100, 10000)),
+    Setting("LOG_FORMAT", "text", parse_choice("text", "json")),
 )
 
 

@@ -4,14 +4,16 @@ runner. Any number of workers on any number of machines share the database and t
 claimed with leases, so two workers never send the same delivery.
 """
 
+import logging
 import sys
 import time
 
 from celery import Celery
-from celery.signals import worker_process_shutdown
+from celery.signals import setup_logging, worker_process_shutdown
 from dotenv import find_dotenv, load_dotenv
 
 from .config import ConfigError, read_settings
+from .logs import configure_logging
 
 TICK_SECONDS = 5.0
 BATCH_TASK_BUDGET = 10.0
@@ -85,6 +87,13 @@ def _claim_dispatch(app, issue_id: int) -> bool:
 
     client = redis.Redis.from_url(app.config["REDIS_URL"] or app.config["CELERY_BROKER_URL"])
     return bool(client.set(f"newsletter:dispatch:{issue_id}", str(time.time()), nx=True, ex=int(TICK_SECONDS * 2)))
+
+
+@setup_logging.connect
+def _logging(loglevel=None, **_kwargs) -> None:
+    """Celery's own lines and ours go out in one format, LOG_FORMAT (Celery then leaves logging alone)."""
+    configure_logging(_settings["LOG_FORMAT"])
+    logging.getLogger("celery").setLevel(loglevel or logging.INFO)
 
 
 @worker_process_shutdown.connect

@@ -33,6 +33,7 @@ def run_flask(args, env_overrides: dict, tmp_path) -> subprocess.CompletedProces
     ("DATABASE_URL", "mysql://x", "postgresql+psycopg://"),
     ("CELERY_BROKER_URL", "amqp://guest@localhost", "redis://"),
     ("NEWSLETTER_ENV", "staging", "production, development"),
+    ("LOG_FORMAT", "xml", "text, json"),
 ])
 def test_invalid_value_stops_start_up_with_one_line(tmp_path, name, value, accepted):
     result = run_flask(["users", "--help"], {name: value}, tmp_path)

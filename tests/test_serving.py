@@ -1,5 +1,6 @@
 """Production serving: gunicorn runs the app with deploy/gunicorn.conf.py (start, a request, stop)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -41,11 +42,11 @@ def server_env(database_url: str, instance: Path) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MAIL_", "CELERY", "LOG_"))}
     env.update(NEWSLETTER_ENV="testing", SECRET_KEY=SECRET, DATABASE_URL=database_url, INSTANCE_PATH=str(instance),
                BASE_URL="https://news.example.test", MAIL_BACKEND="outbox", CELERY_BROKER_URL="",
-               WEB_CONCURRENCY="1")
+               WEB_CONCURRENCY="1", LOG_FORMAT="json")
     return env
 
 
-def test_gunicorn_serves_a_page_and_stops_cleanly_on_sigterm(newsletter, database_url, tmp_path):
+def test_gunicorn_serves_a_page_logs_json_and_stops_cleanly_on_sigterm(newsletter, database_url, tmp_path):
     port = free_port()
     server = Server(server_env(database_url, tmp_path / "served"), port)
     try:
@@ -53,7 +54,11 @@ def test_gunicorn_serves_a_page_and_stops_cleanly_on_sigterm(newsletter, databas
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/n/slow-mornings", timeout=30) as answer:
             assert answer.status == 200
             assert "Slow Mornings" in answer.read().decode()
+            request_id = answer.headers["X-Request-ID"]
     finally:
         code = server.stop()
     assert code == 0, "".join(server.lines)
-    assert any("Shutting down: Master" in line for line in server.lines)
+    entries = [json.loads(line) for line in server.lines]  # gunicorn's own lines are JSON too
+    assert any(entry["message"] == "Shutting down: Master" for entry in entries)
+    [request] = [entry for entry in entries if entry.get("event") == "request"]
+    assert request["request_id"] == request_id and request["route"] == "/n/<slug>" and request["status"] == 200

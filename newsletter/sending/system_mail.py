@@ -66,6 +66,7 @@ def _send_one(connection: Connection, queued: SystemMail) -> int | None:
     except DeliveryError as exc:
         _record_failure(queued, exc)
         return None if isinstance(exc, ServerUnavailable) else 0
+    log.info("system mail handed over", extra=_fields("system_mail_sent", queued))
     # Sent: the row held a copy of a personal message; nothing to keep.
     db.session.delete(queued)
     return 1
@@ -109,9 +110,16 @@ def _claim(mail_id: int) -> bool:
 
 def _record_failure(mail: SystemMail, exc: DeliveryError) -> None:
     mail.last_error = exc.reply
+    # The reply code only: a relay's words often quote the recipient's address, which logs must not hold.
+    said = {"reply_code": exc.code} if exc.code else {"reason": exc.reply}
     if exc.permanent or mail.attempts >= MAX_ATTEMPTS:
         mail.status = "failed"
-        log.warning("system mail %s to a reader failed for good: %s", mail.id, exc.reply)
+        log.warning("system mail failed for good", extra=_fields("system_mail_failed", mail) | said)
         return
     mail.status = "queued"
     mail.next_attempt_at = utcnow() + timedelta(seconds=min(3600, 15 * 2 ** mail.attempts))
+    log.info("system mail deferred", extra=_fields("system_mail_deferred", mail) | said)
+
+
+def _fields(event: str, mail: SystemMail) -> dict:
+    return {"event": event, "system_mail_id": mail.id, "kind": mail.kind, "attempts": mail.attempts}
