@@ -69,3 +69,8 @@ def address_hmac(secret: bytes, address: str) -> str:
     """
     # hmac.digest is the one-shot C implementation: an import hashes every row.
     return hmac.digest(secret, address.encode("utf-8"), hashlib.sha256).hex()
+
+
+def mail_domain(address: str | None) -> str | None:
+    """The mail domain of an address, lower-cased (what receiving servers are told apart by), or None."""
+    return address.rpartition("@")[2].lower()[:255] or None if address and "@" in address else None

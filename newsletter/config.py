@@ -156,6 +156,7 @@ SETTINGS = (
     Setting("SEND_RETRY_BASE_SECONDS", "30", parse_rate),
     Setting("SEND_MAX_ATTEMPTS", "8", parse_int(1, 50)),
     Setting("SEND_MAX_CONSECUTIVE_FAILURES", "50", parse_int(1, 100000)),
+    Setting("SEND_HOLD_DOMAIN_AFTER", "5", parse_int(1, 100000)),
     Setting("SEND_PARALLEL_TASKS", "4", parse_int(1, 256)),
     Setting("BOUNCE_ADDRESS", "", lambda raw: parse_address(raw) if raw.strip() else ""),
     Setting("SES_TOPIC_ARNS", "", parse_text),

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .states import DeliveryStatus, IssueStatus, SubscriptionStatus
+from .states import DeliveryStatus, HoldStatus, IssueStatus, SubscriptionStatus
 
 LANGUAGES = ("en", "fr")
 CADENCES = {"weekly": 7, "fortnightly": 14, "monthly": 30, "quarterly": 91, "irregular": 0}
@@ -345,6 +345,27 @@ class Delivery(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     issue: Mapped[Issue] = relationship()
+
+
+class SendHold(db.Model):
+    """A receiving domain that refused an issue's mail because of the sender: its part of the send waits for the
+    publisher (sending/holds.py)."""
+
+    __tablename__ = "send_holds"
+    __table_args__ = (UniqueConstraint("issue_id", "domain"), status_check("status", HoldStatus))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=HoldStatus.HELD)
+    reason: Mapped[str] = mapped_column(String(24))  # the reason table's code of the refusals
+    refusals: Mapped[int] = mapped_column(Integer)  # counted when the domain was held
+    example: Mapped[str] = mapped_column(String(1000))  # the receiving server's own words
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    decided_by: Mapped[User | None] = relationship()
 
 
 class Feedback(db.Model):

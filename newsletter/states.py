@@ -35,9 +35,18 @@ class DeliveryStatus(StrEnum):
     BOUNCED = "bounced"
     SKIPPED = "skipped"  # no longer eligible when its turn came (unsubscribed, paused, suppressed)
     UNKNOWN = "unknown"  # left in SENDING by a crash: maybe sent, never retried (at most once)
+    HELD = "held"  # its domain refused the sender: kept until the publisher retries or gives up on the domain
 
 
-S, I, D = SubscriptionStatus, IssueStatus, DeliveryStatus
+class HoldStatus(StrEnum):
+    """One receiving domain during one issue's send (sending/holds.py)."""
+
+    HELD = "held"  # refused the sender too often: nothing more goes there until the publisher decides
+    RETRIED = "retried"  # the publisher fixed the cause: its messages are queued again, refusals counted anew
+    GIVEN_UP = "given_up"  # the publisher gave the domain up for this issue: its messages are skipped
+
+
+S, I, D, H = SubscriptionStatus, IssueStatus, DeliveryStatus, HoldStatus
 
 TRANSITIONS: dict[type, dict[str, set[str]]] = {
     SubscriptionStatus: {
@@ -59,13 +68,21 @@ TRANSITIONS: dict[type, dict[str, set[str]]] = {
         I.DISCARDED: {I.DRAFT},
     },
     DeliveryStatus: {
-        D.QUEUED: {D.SENDING, D.SKIPPED, D.FAILED},
-        D.SENDING: {D.SENT, D.QUEUED, D.FAILED, D.UNKNOWN},
+        D.QUEUED: {D.SENDING, D.SKIPPED, D.FAILED, D.HELD},
+        D.SENDING: {D.SENT, D.QUEUED, D.FAILED, D.UNKNOWN, D.SKIPPED, D.HELD},
         D.SENT: {D.BOUNCED},
         D.FAILED: set(),
         D.BOUNCED: set(),
         D.SKIPPED: set(),
         D.UNKNOWN: {D.BOUNCED},
+        # Not the reader's doing: queued again when the publisher retries the domain, skipped when they give it
+        # up or cancel, failed if the send ends without the domain having been held (a refusal or two).
+        D.HELD: {D.QUEUED, D.SKIPPED, D.FAILED},
+    },
+    HoldStatus: {
+        H.HELD: {H.RETRIED, H.GIVEN_UP},
+        H.RETRIED: {H.HELD},
+        H.GIVEN_UP: set(),
     },
 }
 

@@ -68,6 +68,8 @@ def smtp(smtp_server):
         recorder.messages.clear()
         recorder.replies.clear()
         recorder.mail_script.clear()
+        recorder.domain_replies.clear()
+        recorder.refused_rcpts.clear()
         recorder.on_message = None
         recorder.pipelining = True
     yield recorder

@@ -28,6 +28,7 @@ def run_flask(args, env_overrides: dict, tmp_path) -> subprocess.CompletedProces
     ("MAIL_USE_TLS", "perhaps", "true, false"),
     ("SEND_RATE_PER_SECOND", "-3", "0 for unlimited"),
     ("SEND_WINDOW", "0", "from 1 to 1000"),
+    ("SEND_HOLD_DOMAIN_AFTER", "none", "from 1 to 100000"),
     ("CONFIRM_TOKEN_MAX_AGE", "soon", "whole number"),
     ("BASE_URL", "news.example.org", "https://"),
     ("DATABASE_URL", "mysql://x", "postgresql+psycopg://"),

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from .. import consent, suppression
-from ..addresses import normalise_address
+from ..addresses import mail_domain, normalise_address
 from ..errors import InvalidAddress
 from ..extensions import db
 from ..mail import identifiers
@@ -25,8 +25,10 @@ from ..states import DeliveryStatus as D
 from ..states import SubscriptionStatus as S
 from ..states import can_transition
 from .parsers import COMPLAINT, HARD_BOUNCE, OPT_OUT, REFUSAL, REPLY, SOFT_BOUNCE, FeedbackEvent
+from .reasons import find_enhanced_status
 
 log = logging.getLogger(__name__)
+SEND_TIME_SOURCE = "smtp"  # the feedback's source when the SMTP server refused the message during the send
 
 
 def record_feedback(event: FeedbackEvent, source: str, *, trusted: bool = False) -> Feedback | None:
@@ -41,12 +43,26 @@ def record_feedback(event: FeedbackEvent, source: str, *, trusted: bool = False)
     if delivery is None and subscriber is None:
         log.info("%s from %s names no delivery and no known reader; ignored", event.kind, source)
         return None
+    return _record(event, source, delivery, subscriber)
+
+
+def record_send_refusal(delivery_id: int, reason: str, reply: str) -> Feedback:
+    """A refusal about the sender that the SMTP server answered during the send, kept as a notice's would be
+    (flushed; the caller commits): it changes nothing for the reader."""
+    delivery = db.session.get(Delivery, delivery_id)
+    subscriber = db.session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
+    event = FeedbackEvent(kind=REFUSAL, recipient=None, status=find_enhanced_status(reply), diagnostic=reply,
+                          message_id=None, envelope_token=None, occurred_at=utcnow(), reason=reason)
+    return _record(event, SEND_TIME_SOURCE, delivery, subscriber)
+
+
+def _record(event: FeedbackEvent, source: str, delivery: Delivery | None, subscriber: Subscriber | None) -> Feedback:
     issue = db.session.get(Issue, delivery.issue_id) if delivery else None
     record = Feedback(
         kind=event.kind, source=source, delivery_id=delivery.id if delivery else None,
         issue_id=issue.id if issue else None, newsletter_id=issue.newsletter_id if issue else None,
         subscriber_id=subscriber.id if subscriber else None, status=(event.status or "")[:32] or None,
-        reason=event.reason, domain=_domain(subscriber.email if subscriber else event.recipient),
+        reason=event.reason, domain=mail_domain(subscriber.email if subscriber else event.recipient),
         diagnostic=event.diagnostic[:1000] or None, occurred_at=event.occurred_at,
     )
     db.session.add(record)
@@ -98,11 +114,6 @@ def _mark_delivery_bounced(delivery: Delivery) -> None:
     if delivery.status in (D.SENT, D.UNKNOWN):
         db.session.execute(update(Delivery).where(Delivery.id == delivery.id)
                            .values(status=D.BOUNCED.value, updated_at=utcnow()))
-
-
-def _domain(address: str | None) -> str | None:
-    """The mail domain of an address, lower-cased."""
-    return address.rpartition("@")[2].lower()[:255] or None if address and "@" in address else None
 
 
 def _delivery_of(event: FeedbackEvent) -> Delivery | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from .. import tokens
+from ..addresses import mail_domain
 from ..mail.issue_message import IssueTemplate, Reader
 from ..mail.transport import (
     AmbiguousDelivery,
@@ -17,6 +18,8 @@ from ..mail.transport import (
 )
 from ..models import utcnow
 from ..states import DeliveryStatus as D
+from ..states import HoldStatus
+from .holds import GIVEN_UP_NOTE, HELD_NOTE, DomainHolds
 from .ledger import ClaimedReader, HotLedger, Start
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,7 @@ class BatchOutcome:
     retried: int = 0
     unknown: int = 0
     skipped: int = 0
+    held: int = 0  # its domain refused the sender: set aside for the publisher (holds.py)
     failure_streak: int = 0
     server_down: str | None = None  # the transport's words when the SMTP server could not be used
     stop_reason: str | None = None  # why the issue must pause (too many refusals in a row)
@@ -43,11 +47,13 @@ class Policy:
     max_failures: int
     secret: str
     window: int = 1
+    hold_after: int = 5  # sender-side refusals from one domain that hold the rest of its mail (holds.py)
 
     @classmethod
     def from_config(cls, config: dict) -> "Policy":
         return cls(config["SEND_RETRY_BASE_SECONDS"], config["SEND_MAX_ATTEMPTS"],
-                   config["SEND_MAX_CONSECUTIVE_FAILURES"], config["SECRET_KEY"], window_size(config))
+                   config["SEND_MAX_CONSECUTIVE_FAILURES"], config["SECRET_KEY"], window_size(config),
+                   config["SEND_HOLD_DOMAIN_AFTER"])
 
 
 def window_size(config: dict) -> int:
@@ -72,19 +78,21 @@ def reader_of(claimed: ClaimedReader, secret: str) -> Reader:
 
 
 def deliver_batch(template: IssueTemplate, readers: list[ClaimedReader], ledger: HotLedger, transport: Transport,
-                  pacer, signer, policy: Policy, streak: int = 0) -> BatchOutcome:
-    """Send a claimed batch in order; stop early when the issue stops, the server is down or refusals pile up."""
+                  pacer, signer, policy: Policy, streak: int = 0, holds: DomainHolds | None = None) -> BatchOutcome:
+    """Send a claimed batch in order; stop early when the issue stops, the server is down or refusals pile up.
+    Nothing goes to a domain `holds` stops; a refusal about the sender is the domain's, not the reader's."""
     outcome = BatchOutcome(failure_streak=streak)
+    holds = holds or DomainHolds.load(template.issue_id, policy.hold_after)
     for first in range(0, len(readers), policy.window):
         window = readers[first:first + policy.window]
-        if not _deliver_window(template, window, ledger, transport, pacer, signer, policy, outcome):
+        if not _deliver_window(template, window, ledger, transport, pacer, signer, policy, outcome, holds):
             outcome.unstarted += [c.delivery_id for c in readers[first + len(window):]]
             break
     ledger.flush()
     return outcome
 
 
-def _deliver_window(template, window, ledger, transport, pacer, signer, policy, outcome) -> bool:
+def _deliver_window(template, window, ledger, transport, pacer, signer, policy, outcome, holds) -> bool:
     """Mark a window SENDING, then hand its messages over one by one; False when the batch must stop."""
     pacer.wait()  # the first message's turn: its check is the window's own
     opened = ledger.open_window([c.delivery_id for c in window])
@@ -97,6 +105,9 @@ def _deliver_window(template, window, ledger, transport, pacer, signer, policy, 
         outcome.halted = True
         return False
     for index, claimed in enumerate(started):
+        if holds.stops(claimed.email):  # its domain is held or given up: nothing goes out, no pacing
+            _set_aside(claimed, ledger, holds, outcome)
+            continue
         if index:
             pacer.wait()
         due = ledger.still_due(claimed.delivery_id) if index else Start.STARTED  # the first: checked just now
@@ -110,7 +121,7 @@ def _deliver_window(template, window, ledger, transport, pacer, signer, policy, 
         raw = template.message_for(reader_of(claimed, policy.secret))
         if signer is not None:
             raw = signer.sign(raw)
-        if not _hand_over(template, claimed, raw, ledger, transport, policy, outcome):
+        if not _hand_over(template, claimed, raw, ledger, transport, policy, outcome, holds):
             _give_back(started[index + 1:], ledger, outcome)
             return False
     return True
@@ -123,7 +134,19 @@ def _give_back(readers: list[ClaimedReader], ledger: HotLedger, outcome: BatchOu
     outcome.unstarted += ids
 
 
-def _hand_over(template, claimed, raw, ledger, transport, policy, outcome) -> bool:
+def _set_aside(claimed: ClaimedReader, ledger: HotLedger, holds: DomainHolds, outcome: BatchOutcome) -> None:
+    """A SENDING row whose domain is held (HELD, to wait for the publisher) or given up (SKIPPED)."""
+    domain = mail_domain(claimed.email)
+    if holds.stops(claimed.email) == HoldStatus.HELD:
+        ledger.finish(claimed.delivery_id, D.HELD, None, HELD_NOTE.format(domain=domain), count_attempt=False)
+        outcome.held += 1
+    else:
+        ledger.finish(claimed.delivery_id, D.SKIPPED, None, GIVEN_UP_NOTE.format(domain=domain),
+                      count_attempt=False)
+        outcome.skipped += 1
+
+
+def _hand_over(template, claimed, raw, ledger, transport, policy, outcome, holds) -> bool:
     """Send one message and record what happened; False when the batch must stop."""
     delivery_id = claimed.delivery_id
     try:
@@ -137,9 +160,13 @@ def _hand_over(template, claimed, raw, ledger, transport, policy, outcome) -> bo
         ledger.finish(delivery_id, D.UNKNOWN, None, exc.reply)
         outcome.unknown += 1
     except PermanentFailure as exc:
-        ledger.finish(delivery_id, D.FAILED, exc.code, exc.reply)
-        outcome.failed += 1
-        outcome.failure_streak += 1
+        if holds.refused(delivery_id, claimed.email, exc.reply):  # about the sender: not the reader's doing
+            ledger.finish(delivery_id, D.HELD, exc.code, exc.reply)
+            outcome.held += 1
+        else:
+            ledger.finish(delivery_id, D.FAILED, exc.code, exc.reply)
+            outcome.failed += 1
+            outcome.failure_streak += 1
     except TransientFailure as exc:
         _retry_or_fail(delivery_id, claimed.attempts + 1, exc, ledger, policy, outcome)
     else:

@@ -23,6 +23,7 @@ from ..models import Delivery, Issue, utcnow
 from ..states import DeliveryStatus as D
 from ..states import IssueStatus as I
 from ..stats.issues import settle
+from . import holds
 from .deliver import BatchOutcome, Policy, deliver_batch
 from .ledger import (
     HotLedger,
@@ -194,11 +195,11 @@ def start_due_issues(now) -> int:
 
 
 def settle_cancelled() -> None:
-    """Deliveries still queued for a cancelled issue will not go out."""
+    """Deliveries still queued (or held for their domain) for a cancelled issue will not go out."""
     cancelled = select(Issue.id).where(Issue.status == I.CANCELLED.value).scalar_subquery()
     db.session.execute(
         update(Delivery)
-        .where(Delivery.issue_id.in_(cancelled), Delivery.status == D.QUEUED.value)
+        .where(Delivery.issue_id.in_(cancelled), Delivery.status.in_([D.QUEUED.value, D.HELD.value]))
         .values(status=D.SKIPPED.value, smtp_reply="not sent: the issue was cancelled", lease_until=None)
         .execution_options(synchronize_session=False)
     )
@@ -206,10 +207,12 @@ def settle_cancelled() -> None:
 
 
 def finish_if_done(issue_id: int) -> bool:
-    """SENDING -> SENT once every delivery is settled and the list is exhausted."""
+    """SENDING -> SENT once every delivery is settled, the list is exhausted and no domain is held."""
     issue = db.session.get(Issue, issue_id)
-    done = issue is not None and issue.status == I.SENDING and issue.enqueue_done and not unfinished(issue_id)
+    done = issue is not None and issue.status == I.SENDING and issue.enqueue_done and not unfinished(issue_id) \
+        and not holds.holding(issue_id)
     if done:
+        holds.settle(issue_id)  # refusals of domains that were never held are failures after all
         now = utcnow()
         db.session.execute(
             update(Issue)

@@ -4,7 +4,7 @@ INTEGER = {"type": "integer", "minimum": 0}
 MAYBE_INTEGER = {"type": ["integer", "null"]}
 MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
 MAYBE_RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
-DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped", "unknown")
+DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped", "unknown", "held")
 BUCKET_FIELDS = ("requests", "confirmations", "imported", "unsubscribes", "bounces", "complaints", "pauses",
                  "erasures", "confirmed")
 READER_FIELDS = ("pending", "confirmed", "unsubscribed", "bounced", "complained", "paused")

@@ -12,9 +12,9 @@ from newsletter.sending.work import SendState, run_issue_work
 from newsletter.states import IssueStatus, check_transition
 
 
-def confirmed_readers(newsletter, count: int, prefix: str = "reader") -> list[str]:
+def confirmed_readers(newsletter, count: int, prefix: str = "reader", domain: str = "example.net") -> list[str]:
     """Subscribe and confirm `count` readers; return their addresses."""
-    emails = [f"{prefix}{index}@example.net" for index in range(count)]
+    emails = [f"{prefix}{index}@{domain}" for index in range(count)]
     for email in emails:
         consent.subscribe(newsletter, email, f"Reader {email.split('@')[0]}", ip="192.0.2.1",
                           source="https://news.example.test/n/x", wording="w")

@@ -28,6 +28,10 @@ class Recorder:
     # consumed one per MAIL command: "ok", "421" (answer 421 and hang up), "drop" (hang up without a word),
     # "451rcpt" (answer 451 to RCPT): how a relay misbehaves
     mail_script: list[str] = field(default_factory=list)
+    # A receiving domain's refusal of every recipient there, e.g. {"example.com": "550 5.7.26 ..."}: how a
+    # provider refuses a sender whose authentication fails, answered to RCPT as the relay passes it on.
+    domain_replies: dict[str, str] = field(default_factory=dict)
+    refused_rcpts: list[str] = field(default_factory=list)  # the recipients refused that way
     on_message: object = None  # called with each Received, outside the lock
     pipelining: bool = True  # advertise RFC 2920 PIPELINING, as Postfix does
     condition: threading.Condition = field(default_factory=threading.Condition)
@@ -52,6 +56,12 @@ class Recorder:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if getattr(envelope, "rcpt_script", "ok") == "451rcpt":
             return "451 4.7.1 Greylisted, try again later"
+        with self.condition:
+            refusal = self.domain_replies.get(address.rpartition("@")[2].lower())
+            if refusal:
+                self.refused_rcpts.append(address)
+        if refusal:
+            return refusal
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

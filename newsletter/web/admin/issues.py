@@ -10,6 +10,7 @@ from ...checks import check_issue
 from ...errors import DomainError
 from ...extensions import db, limiter
 from ...models import utcnow
+from ...sending import holds
 from . import admin
 from .forms import ImageForm, IssueForm, ScheduleForm, SendForm
 from .frames import mail_html_response
@@ -118,6 +119,7 @@ def issue_page_response(issue, form=None, schedule_form=None, send_form=None, st
         form=form or IssueForm(subject=issue.subject, body=issue.body_markdown),
         schedule_form=schedule_form, send_form=send_form or SendForm(),
         check=check_issue(issue), progress=publishing.progress(issue) if issue.started_at else None,
+        holds=holds.holds_of(issue.id) if issue.started_at else [],
         recipients=publishing.recipient_count(issue), now=utcnow(), zone=zone,
         restore_window=publishing.RESTORE_WINDOW, image_form=ImageForm(),
     ), status

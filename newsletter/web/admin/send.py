@@ -1,14 +1,17 @@
 """Sending an issue: send now or schedule (each confirmed once more, with the exact count), unschedule,
-pause, resume, cancel, discard and restore, and the live progress of a send."""
+pause, resume, cancel, discard and restore, the live progress of a send, and the decision on a receiving
+domain that refused the sender (retry it or give it up)."""
 
 from flask import flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from ... import publishing, timezones
 from ...errors import DomainError
 from ...extensions import db
+from ...sending import holds
 from ...states import IssueStatus
 from . import admin
 from .forms import ScheduleForm, SendForm
@@ -75,6 +78,27 @@ def issue_action(issue_id: int, action: str):
         return issue_page_response(issue, status=409)
     db.session.commit()
     flash(str(done))
+    return redirect(url_for(".issue_page", issue_id=issue.id))
+
+
+@admin.post("/issues/<int:issue_id>/holds/<int(max=2147483647):hold_id>/<any(retry, 'give-up'):action>")
+def issue_hold_action(issue_id: int, hold_id: int, action: str):
+    """Decide on a receiving domain that refused the sender: retry it once fixed, or give it up."""
+    issue = publishing.issue_of(current_user, issue_id)
+    if not SendForm().validate_on_submit():
+        return issue_page_response(issue, status=400)
+    decide = holds.retry_domain if action == "retry" else holds.give_up_domain
+    try:
+        moved = decide(issue, hold_id, current_user._get_current_object())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message)
+        return issue_page_response(issue, status=error.status)
+    db.session.commit()
+    if action == "retry":
+        flash(ngettext("%(num)s message is queued again.", "%(num)s messages are queued again.", moved))
+    else:
+        flash(ngettext("%(num)s message will not be sent.", "%(num)s messages will not be sent.", moved))
     return redirect(url_for(".issue_page", issue_id=issue.id))
 
 

@@ -20,7 +20,7 @@ from . import admin
 
 CSV_PAGE = 200
 PERIODS = (("day", 30), ("day", 90), ("week", 365), ("week", 731))
-ISSUE_PARTS = ("sent", "bounced", "failed", "unknown", "skipped", "sending", "queued")
+ISSUE_PARTS = ("sent", "bounced", "failed", "unknown", "skipped", "held", "sending", "queued")
 
 
 @admin.get("/stats")
