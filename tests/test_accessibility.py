@@ -80,6 +80,12 @@ def test_axe_finds_no_serious_violation_on_any_page(server, browser):
         page.get_by_label("Your e-mail address").fill("new@example.net")
         page.get_by_role("button", name="Subscribe").last.click()
         problems["check inbox"] = serious_violations(page)
+        page.goto(base + f"/confirm/{world['confirm']}")
+        page.get_by_role("button", name="Yes, subscribe me").click()
+        problems["confirmed"] = serious_violations(page)
+        page.goto(base + f"/unsubscribe/{world['unsubscribe']}")
+        page.get_by_role("button", name="Unsubscribe").click()
+        problems["unsubscribed"] = serious_violations(page)
         log_in(page, base, email="admin@example.org", password="an admin password")
         for path in admin_paths(world):
             page.goto(base + path)
@@ -87,6 +93,14 @@ def test_axe_finds_no_serious_violation_on_any_page(server, browser):
         page.goto(base + "/admin/outbox")
         page.locator("td a").first.click()
         problems["outbox message"] = serious_violations(page)
+        for button in ("Send now…", "Discard this issue…"):  # the pages that ask once more
+            page.goto(base + f"/admin/issues/{world['draft']}")
+            page.get_by_role("button", name=button).click()
+            problems[button] = serious_violations(page)
+        page.goto(base + f"/preferences/{world['preferences']}")
+        page.get_by_label("Yes, erase everything about me").check()
+        page.get_by_role("button", name="Erase me").click()
+        problems["erased"] = serious_violations(page)
     finally:
         page.context.close()
     assert {path: found for path, found in problems.items() if found} == {}
