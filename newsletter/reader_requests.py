@@ -58,6 +58,8 @@ def erase_on_request(subscription: Subscription, reason: str | None) -> None:
                                               Feedback.newsletter_id == newsletter_id)
                        .values(subscriber_id=None, diagnostic=None))
     if any(other.id != subscription.id for other in subscriber.subscriptions):
+        # Its confirmation or welcome mail, if still queued, would carry a dead link or a greeting: not sent.
+        forget_system_mails(subscriber.email, subscription.newsletter.from_email)
         db.session.delete(subscription)
     else:
         forget_system_mails(subscriber.email)

@@ -87,6 +87,10 @@ def test_erase_on_request_keeps_only_a_fingerprint_for_this_newsletter(maya, new
     assert db.session.get(Subscription, subscription.id) is None
     assert suppression.is_suppressed(hmac, newsletter.id) and not suppression.is_suppressed(hmac, other.id)
     assert db.session.scalar(select(Subscriber).where(Subscriber.email == "zoe@studio.example")) is not None
+    assert db.session.scalar(select(func.count(SystemMail.id)).where(
+        SystemMail.recipient == "zoe@studio.example", SystemMail.envelope_from == "bea@example.org")) == 1
+    assert db.session.scalar(select(func.count(SystemMail.id)).where(
+        SystemMail.recipient == "zoe@studio.example", SystemMail.envelope_from == "maya@example.org")) == 0
     event = db.session.scalars(select(SubscriptionEvent).where(SubscriptionEvent.kind == "erased")).one()
     assert (event.reason, event.subscription_id, event.newsletter_id) == ("asked in class", None, newsletter.id)
 

@@ -35,9 +35,12 @@ def queue_raw_mail(kind: str, raw: bytes, recipient: str, envelope_from: str) ->
     return queued
 
 
-def forget_system_mails(recipient: str) -> None:
-    """Drop queued mails to an address (erasure)."""
-    db.session.execute(delete(SystemMail).where(SystemMail.recipient == recipient))
+def forget_system_mails(recipient: str, sender: str | None = None) -> None:
+    """Drop queued mails to an address (erasure); only those from `sender` when given (one newsletter's)."""
+    query = delete(SystemMail).where(SystemMail.recipient == recipient)
+    if sender is not None:
+        query = query.where(SystemMail.envelope_from == sender)
+    db.session.execute(query)
 
 
 def send_due_system_mails(limit: int = 50) -> int:
