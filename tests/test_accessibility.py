@@ -67,7 +67,12 @@ def public_paths(w: dict) -> list[str]:
             f"/unsubscribe/{w['unsubscribe']}", f"/preferences/{w['preferences']}", "/no/such/page"]
 
 
-def test_axe_finds_no_serious_violation_on_any_page(server, browser):
+CSV = ("email,name,consent_at,confirmed_at,consent_source\r\n"
+       "ann@example.net,Ann,2026-01-02T10:00:00,2026-01-02T10:05:00,https://example.test/form\r\n"
+       "bad-address,Bob,2026-01-02T10:00:00,2026-01-02T10:05:00,https://example.test/form\r\n")
+
+
+def test_axe_finds_no_serious_violation_on_any_page(server, browser, tmp_path):
     app, base = server
     world = build_world(app)
     page = open_tab(browser)
@@ -93,6 +98,12 @@ def test_axe_finds_no_serious_violation_on_any_page(server, browser):
         page.goto(base + "/admin/outbox")
         page.locator("td a").first.click()
         problems["outbox message"] = serious_violations(page)
+        upload = tmp_path / "readers.csv"
+        upload.write_text(CSV)
+        page.goto(base + f"/admin/n/{world['slug']}/import")
+        page.get_by_label("The file (CSV)").set_input_files(str(upload))
+        page.get_by_role("button", name="Check the file").click()
+        problems["import report"] = serious_violations(page)
         for button in ("Send now…", "Discard this issue…"):  # the pages that ask once more
             page.goto(base + f"/admin/issues/{world['draft']}")
             page.get_by_role("button", name=button).click()
