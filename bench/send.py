@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/send.py [--sizes 10000,100000] [--repeats 3] [--celery-size 20000] [--pg URL]
                                    [--no-celery] [--max-steal 0.1] [--set SEND_WINDOW=1 ...]
+    .venv/bin/python bench/send.py --dkim [--sizes 10000] [--repeats 3]     (signed against unsigned: bench/send_dkim.py)
 
 For each size N: N synthetic confirmed readers in a fresh SQLite database, one issue, sent by the embedded
 send path (one worker) to smtp-sink; then the same number of prebuilt messages of the same size sent with raw
@@ -30,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import send_dkim  # noqa: E402  (bench/send_dkim.py, beside this script)
 SINK_PORT = 2526
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
 
@@ -271,6 +273,8 @@ def main() -> None:
     parser.add_argument("--no-celery", action="store_true")
     parser.add_argument("--max-steal", type=float, default=0.1,
                         help="cores the host may take (steal) during a pair of Celery runs before it is run again")
+    parser.add_argument("--dkim", action="store_true",
+                        help="send the issue DKIM-signed and unsigned, alternately, and compare (bench/send_dkim.py)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting of the send path under test, e.g. --set SEND_WINDOW=1 (repeatable)")
     args = parser.parse_args()
@@ -280,6 +284,13 @@ def main() -> None:
             parser.error(f"--set takes NAME=VALUE with a SEND_ setting, not {setting!r}")
         SETTINGS[name] = value
     sink = start_sink()
+    if args.dkim:
+        try:
+            result = send_dkim.compare(int(args.sizes.split(",")[0]), args.repeats, app_env, run_child)
+        finally:
+            sink.terminate()
+        print(json.dumps(result))
+        return
     try:
         runs = [embedded(int(n), args.repeats) for n in args.sizes.split(",")]
         for run in runs:

@@ -64,6 +64,9 @@ def test_issue_mail_headers_and_footer(app, newsletter, smtp):
     names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if not line[:1].isspace()]
     assert names.count(b"date") == 1 and names.count(b"message-id") == 1
     assert re.fullmatch(r"<d\d+\.i\d+\.[0-9a-f]{12}@news\.example\.test>", message["Message-ID"])
+    date = next(line for line in head.split(b"\r\n") if line.lower().startswith(b"date:"))
+    assert date.endswith(b" +0000") and b"GMT" not in date  # a numeric zone, not the obsolete form
+    assert message["Feedback-ID"] == f"{issue.id}:slow-mornings:{newsletter.owner_id}:news.example.test"
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()

@@ -5,6 +5,10 @@ EmailMessage per reader 160 msg/s). So the issue is rendered, CSS-inlined and qu
 cut at the personal slots; a reader's message is the join of those pieces with their own few values, each
 encoded alone. Quoted-printable allows a soft line break ("=" CRLF) anywhere, so every piece ends with one
 and the pieces join without re-encoding. No raw line exceeds 76 octets in the bodies, whatever the content.
+
+Signing follows the same cut: every piece ends with CRLF, so each canonicalises alone (DKIM relaxed body
+canonicalisation works line by line). The static pieces and headers are canonicalised once per issue; a
+reader's message adds only its own few values, its body hash and one signature.
 """
 
 import binascii
@@ -12,9 +16,9 @@ import re
 import time
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from email.policy import SMTP
-from email.utils import formataddr, formatdate
+from email.utils import format_datetime, formataddr
 from html import escape
 
 import css_inline
@@ -28,6 +32,7 @@ from ..links import external_url
 from ..media import sizes_in
 from ..models import Issue
 from . import identifiers
+from .dkim_signing import DkimSigner, body_hash, canonical_header, canonical_lines, parse_headers
 from .headers import header_safe, instance_domain, mailbox
 from .look import look_of
 
@@ -70,7 +75,7 @@ def cut(rendered: str) -> list[str | int]:
 class IssueTemplate:
     """One issue, rendered once; `message_for(reader)` returns the finished message as bytes."""
 
-    def __init__(self, issue: Issue, subject_prefix: str = ""):
+    def __init__(self, issue: Issue, subject_prefix: str = "", signer: DkimSigner | None = None):
         newsletter = issue.newsletter
         self.subject_prefix = subject_prefix
         self.issue_id = issue.id
@@ -95,6 +100,17 @@ class IssueTemplate:
         self.text_part_head, self.html_part_head = part.format("plain").encode(), part.format("html").encode()
         self.closing = f"--{self.boundary}--\r\n".encode()
         self._dates: dict = {}
+        self.signer = signer
+        if signer is not None:
+            self._prepare_signing()
+
+    def _prepare_signing(self) -> None:
+        """Canonicalise once what every reader's message shares."""
+        self.head_canonical = {name: canonical_header(name, value) for name, value in parse_headers(self.head)}
+        self.text_canonical = [p if isinstance(p, int) else canonical_lines(p) for p in self.text_pieces]
+        self.html_canonical = [p if isinstance(p, int) else canonical_lines(p) for p in self.html_pieces]
+        self.text_part_canonical = canonical_lines(self.text_part_head)
+        self.html_part_canonical = canonical_lines(b"\r\n" + self.html_part_head)
 
     def _context(self, issue: Issue, content) -> dict:
         slots = {name: _MARK.format(name) for name in SLOTS}
@@ -115,6 +131,8 @@ class IssueTemplate:
         lines = [
             f"List-Archive: <{external_url('public.newsletter', slug=newsletter.slug)}>",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            # Gmail's feedback loop groups complaints by these fields: issue, newsletter, publisher, instance.
+            f"Feedback-ID: {issue.id}:{newsletter.slug}:{newsletter.owner_id}:{self.domain}",
             "Precedence: list",
             "MIME-Version: 1.0",
             f'Content-Type: multipart/alternative; boundary="{self.boundary}"',
@@ -122,16 +140,31 @@ class IssueTemplate:
         return "".join(folded).encode("ascii") + "\r\n".join(lines).encode("ascii") + b"\r\n"
 
     def message_for(self, reader: Reader) -> bytes:
-        """The whole message for one reader, ready for SMTP."""
+        """The whole message for one reader, ready for SMTP (DKIM-signed when the template has a signer)."""
         values = self._values(reader)
         html_values = [qp(escape(value)) for value in values]
         text_values = [qp(value) for value in values]
-        return b"".join([
-            self.head, self._personal_headers(reader, values[0]), b"\r\n",
+        personal = self._personal_headers(reader, values[0])
+        message = b"".join([
+            self.head, "".join(f"{name}: {value}\r\n" for name, value in personal).encode("ascii"), b"\r\n",
             self.text_part_head, _join(self.text_pieces, text_values), b"\r\n",
             self.html_part_head, _join(self.html_pieces, html_values), b"\r\n",
             self.closing,
         ])
+        if self.signer is None:
+            return message
+        return self._signature(personal, text_values, html_values) + message
+
+    def _signature(self, personal: list[tuple[str, str]], text_values: list[bytes], html_values: list[bytes]) -> bytes:
+        canonical = dict(self.head_canonical)
+        for name, value in personal:
+            canonical[name.lower()] = canonical_header(name, value.encode("ascii"))
+        body = b"".join([
+            self.text_part_canonical, _join(self.text_canonical, [canonical_lines(v) for v in text_values]),
+            self.html_part_canonical, _join(self.html_canonical, [canonical_lines(v) for v in html_values]),
+            b"\r\n" + self.closing,
+        ])
+        return self.signer.signature_headers(canonical, body_hash(body))
 
     def _values(self, reader: Reader) -> list[str]:
         return [self.unsubscribe_base + reader.unsubscribe_token, self.preferences_base + reader.preferences_token,
@@ -145,16 +178,15 @@ class IssueTemplate:
                 text = self._dates[day] = format_date(day, "long")
         return text
 
-    def _personal_headers(self, reader: Reader, unsubscribe_url: str) -> bytes:
+    def _personal_headers(self, reader: Reader, unsubscribe_url: str) -> list[tuple[str, str]]:
         name = "" if has_header_breaker(reader.name) else reader.name
         mailto = f"mailto:unsubscribe@{self.domain}?subject=unsubscribe%20{reader.unsubscribe_token}"
-        lines = [
-            f"To: {_to_header(name, reader.email)}",
-            f"Date: {_date_header()}",
-            f"Message-ID: <{self.message_id(reader.delivery_id)}>",
-            f"List-Unsubscribe: <{unsubscribe_url}>,\r\n <{mailto}>",
+        return [
+            ("To", _to_header(name, reader.email)),
+            ("Date", _date_header()),
+            ("Message-ID", f"<{self.message_id(reader.delivery_id)}>"),
+            ("List-Unsubscribe", f"<{unsubscribe_url}>,\r\n <{mailto}>"),
         ]
-        return "\r\n".join(lines).encode("ascii") + b"\r\n"
 
     def envelope_from(self, delivery_id: int | None) -> str:
         """The SMTP return path: a VERP address naming the delivery when BOUNCE_ADDRESS is set."""
@@ -181,10 +213,12 @@ def _to_header(name: str, email: str) -> str:
 
 
 def _date_header() -> str:
-    # RFC 5322 dates have one-second resolution: format once per second.
+    # RFC 5322 dates have one-second resolution: format once per second. A numeric zone (+0000), not the
+    # obsolete "GMT" form (RFC 5322 section 4.3).
     second = int(time.time())
     if _clock["second"] != second:
-        _clock["text"], _clock["second"] = formatdate(second, usegmt=True), second
+        _clock["text"] = format_datetime(datetime.fromtimestamp(second, timezone.utc))
+        _clock["second"] = second
     return _clock["text"]
 
 

@@ -78,21 +78,21 @@ def reader_of(claimed: ClaimedReader, secret: str) -> Reader:
 
 
 def deliver_batch(template: IssueTemplate, readers: list[ClaimedReader], ledger: HotLedger, transport: Transport,
-                  pacer, signer, policy: Policy, streak: int = 0, holds: DomainHolds | None = None) -> BatchOutcome:
+                  pacer, policy: Policy, streak: int = 0, holds: DomainHolds | None = None) -> BatchOutcome:
     """Send a claimed batch in order; stop early when the issue stops, the server is down or refusals pile up.
     Nothing goes to a domain `holds` stops; a refusal about the sender is the domain's, not the reader's."""
     outcome = BatchOutcome(failure_streak=streak)
     holds = holds or DomainHolds.load(template.issue_id, policy.hold_after)
     for first in range(0, len(readers), policy.window):
         window = readers[first:first + policy.window]
-        if not _deliver_window(template, window, ledger, transport, pacer, signer, policy, outcome, holds):
+        if not _deliver_window(template, window, ledger, transport, pacer, policy, outcome, holds):
             outcome.unstarted += [c.delivery_id for c in readers[first + len(window):]]
             break
     ledger.flush()
     return outcome
 
 
-def _deliver_window(template, window, ledger, transport, pacer, signer, policy, outcome, holds) -> bool:
+def _deliver_window(template, window, ledger, transport, pacer, policy, outcome, holds) -> bool:
     """Mark a window SENDING, then hand its messages over one by one; False when the batch must stop."""
     pacer.wait()  # the first message's turn: its check is the window's own
     opened = ledger.open_window([c.delivery_id for c in window])
@@ -118,9 +118,7 @@ def _deliver_window(template, window, ledger, transport, pacer, signer, policy, 
             _give_back(started[index:], ledger, outcome)
             outcome.halted = True
             return False
-        raw = template.message_for(reader_of(claimed, policy.secret))
-        if signer is not None:
-            raw = signer.sign(raw)
+        raw = template.message_for(reader_of(claimed, policy.secret))  # signed by the template's key, if any
         if not _hand_over(template, claimed, raw, ledger, transport, policy, outcome, holds):
             _give_back(started[index + 1:], ledger, outcome)
             return False

@@ -68,7 +68,7 @@ class SendState:
         key = (issue.id, issue.updated_at)
         if key not in self.templates:
             self.templates = {k: v for k, v in self.templates.items() if k[0] != issue.id}
-            self.templates[key] = IssueTemplate(issue)
+            self.templates[key] = IssueTemplate(issue, signer=self.signer)
         return self.templates[key]
 
 
@@ -127,7 +127,7 @@ def _deliver(state: SendState, transport, template, issue_id: int, claimed: list
         if connection.dialect.name == "postgresql":
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         ledger = HotLedger(connection, state.owner, issue_id)
-        outcome = deliver_batch(template, readers, ledger, transport, state.pacer, state.signer, state.policy,
+        outcome = deliver_batch(template, readers, ledger, transport, state.pacer, state.policy,
                                 state.streaks.get(issue_id, 0))
         loaded = {reader.delivery_id for reader in readers}
         erased = [delivery_id for delivery_id in claimed if delivery_id not in loaded]
