@@ -58,6 +58,14 @@ def create_user(email: str, password: str, *, admin: bool = False) -> User:
     return user
 
 
+def user_by_email(email: str) -> User:
+    """The account with this address; Refused, saying how to make it, if there is none."""
+    user = db.session.scalar(select(User).where(User.email == normalise_address(email)))
+    if user is None:
+        raise Refused(f"There is no user {email!r}: create it first with 'users create'.")
+    return user
+
+
 def set_password(user: User, password: str) -> None:
     """Change the password and end every other session of that user."""
     user.password_hash = hash_password(check_password(password))

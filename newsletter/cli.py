@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate.cli import db as database
 
-from . import accounts, backup, newsletters, publishing
+from . import accounts, backup, newsletters, publishing, sending_domains
 from .errors import DomainError, Refused
 from .export import export_subscribers
 from .extensions import db
@@ -23,6 +23,7 @@ users = AppGroup("users", help="Publisher and admin accounts.")
 newsletters_group = AppGroup("newsletters", help="Newsletters.")
 subscribers = AppGroup("subscribers", help="Readers: consent-checked import and export.")
 issues = AppGroup("issues", help="Issues: write drafts from Markdown, send them.")
+domains = AppGroup("domains", help="Sending domains: DKIM keys, the DNS records to publish, their check.")
 
 
 def refusals(command):
@@ -61,7 +62,7 @@ def users_create(email: str, admin: bool, password_stdin: bool):
 @click.argument("slug")
 @click.option("--name", required=True, help="The newsletter's name, as readers see it.")
 @click.option("--owner", required=True, help="E-mail address of the publisher who owns it.")
-@click.option("--from-email", help="Sender address (default: the owner's address).")
+@click.option("--from-email", help="Sender address (default: SLUG@SENDING_DOMAIN, else the owner's address).")
 @click.option("--from-name", default="", help="Sender name (default: the newsletter's name).")
 @click.option("--language", type=click.Choice(["en", "fr"]), default="en", show_default=True)
 @click.option("--cadence", type=click.Choice(["weekly", "fortnightly", "monthly", "quarterly", "irregular"]),
@@ -70,7 +71,7 @@ def users_create(email: str, admin: bool, password_stdin: bool):
 @refusals
 def newsletters_create(slug, name, owner, from_email, from_name, language, cadence, description):
     """Create a newsletter."""
-    item = newsletters.create_newsletter(owner, slug=slug, name=name, from_email=from_email or owner,
+    item = newsletters.create_newsletter(owner, slug=slug, name=name, from_email=from_email or "",
                                          from_name=from_name, language=language, cadence=cadence,
                                          description=description)
     click.echo(f"Created newsletter {item.slug} ({item.name}).")
@@ -313,7 +314,52 @@ def worker():
     run_in_foreground(current_app._get_current_object())
 
 
+@domains.command("add")
+@click.argument("domain")
+@click.option("--owner", required=True, help="E-mail address of the publisher whose newsletters send from it.")
+@click.option("--selector", default="", help="DKIM selector (default: nlYYYYMM).")
+@click.option("--key-file", default="", type=click.Path(dir_okay=False),
+              help="Keep the private key in this PEM file (read if it exists, else created) instead of the database.")
+@click.option("--ed25519", is_flag=True, help="Also sign with an Ed25519 key (RFC 8463), beside RSA-2048.")
+@refusals
+def domains_add(domain: str, owner: str, selector: str, key_file: str, ed25519: bool):
+    """Add a sending domain and print the DNS records to publish (zone-file lines)."""
+    user = accounts.user_by_email(owner)
+    item = sending_domains.add_domain(domain, user, selector=selector, key_file=key_file, ed25519=ed25519)
+    click.echo(f"; Publish these TXT records for {item.name}, then run: flask --app app domains check {item.name}")
+    for record in sending_domains.records_for(item):
+        click.echo(record.zone_line())
+
+
+@domains.command("check")
+@click.argument("domain")
+@refusals
+def domains_check(domain: str):
+    """Look the domain's records up (DNS_RESOLVER); exit 1 with each failing record and its fix."""
+    item = sending_domains.domain_named(domain)
+    findings = sending_domains.check_domain(item)
+    db.session.commit()  # the outcome is kept, pass or fail
+    for finding in findings:
+        click.echo(f"{finding.status.upper():<8} {finding.check}: {finding.said}", err=finding.status == "error")
+        if finding.status != "ok" and finding.fix:
+            click.echo(f"         Fix: {finding.fix}", err=finding.status == "error")
+            if finding.record is not None:
+                click.echo(f"         {finding.record.zone_line()}", err=finding.status == "error")
+    if not item.check_passed:
+        sys.exit(1)
+    click.echo(f"{item.name} passes: mail From it is signed with d={item.name}.")
+
+
+@domains.command("list")
+@refusals
+def domains_list():
+    """Every sending domain, its owner and its last check."""
+    for item in sending_domains.all_domains():
+        state = "never checked" if item.checked_at is None else ("passes" if item.check_passed else "FAILS")
+        click.echo(f"{item.name:<40} {item.owner.email:<32} {state}")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups on the app's CLI."""
-    for group in (users, newsletters_group, subscribers, issues, bounces, demo, worker):
+    for group in (users, newsletters_group, subscribers, issues, domains, bounces, demo, worker):
         app.cli.add_command(group)

@@ -3,7 +3,9 @@
 An invalid value stops start-up with one line naming the variable and what it accepts.
 """
 
+import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +109,46 @@ def parse_address(raw: str) -> str:
         raise ValueError("use a plain address like bounces@news.example.org") from None
 
 
+def parse_domain(raw: str) -> str:
+    value = raw.strip().rstrip(".")
+    if not value:
+        return ""
+    try:
+        return normalise_address("postmaster@" + value).rpartition("@")[2]
+    except InvalidAddress:
+        raise ValueError("use a domain name like news.example.org, or nothing") from None
+
+
+_DNS_NAME = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+
+
+def parse_dns_name(raw: str) -> str:
+    value = raw.strip().rstrip(".").lower()
+    if value and not _DNS_NAME.fullmatch(value):
+        raise ValueError("use a DNS name like _spf.relay.example.net, or nothing")
+    return value
+
+
+def parse_resolver(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        return ""
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ("53" if not rest else "x")
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    try:
+        ipaddress.ip_address(host)
+        if not 1 <= int(port) <= 65535:
+            raise ValueError
+    except ValueError:
+        raise ValueError("use a resolver's IP address with an optional port: 127.0.0.1:5353, [::1]:53 or 9.9.9.9; "
+                         "empty for the system's resolver") from None
+    return value
+
+
 def parse_text(raw: str) -> str:
     if has_header_breaker(raw):
         raise ValueError("use a value on one line, without control characters")
@@ -150,6 +192,10 @@ SETTINGS = (
     Setting("DKIM_PRIVATE_KEY_FILE", "", lambda raw: parse_path(raw) if raw.strip() else ""),
     Setting("DKIM_SELECTOR", "", parse_text),
     Setting("DKIM_DOMAIN", "", parse_text),
+    Setting("SENDING_DOMAIN", "", parse_domain),
+    Setting("DNS_RESOLVER", "", parse_resolver),
+    Setting("SPF_INCLUDE", "", parse_dns_name),
+    Setting("DMARC_REPORT_ADDRESS", "", lambda raw: parse_address(raw) if raw.strip() else ""),
     Setting("SEND_BATCH_SIZE", "200", parse_int(1, 10000)),
     Setting("SEND_LEASE_SECONDS", "300", parse_int(1, 86400)),
     Setting("SEND_WINDOW", "16", parse_int(1, 1000)),

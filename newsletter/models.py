@@ -121,6 +121,33 @@ class Newsletter(db.Model):
         return CADENCES.get(self.cadence, 0)
 
 
+class SendingDomain(db.Model):
+    """A publisher's own domain: newsletters sending From it are signed with its DKIM key (d=name)."""
+
+    __tablename__ = "sending_domains"
+    __table_args__ = (CheckConstraint("rsa_sealed IS NOT NULL OR key_file IS NOT NULL", name="private_key_kept"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    selector: Mapped[str] = mapped_column(String(63))
+    rsa_public: Mapped[str] = mapped_column(Text)  # the p= value published in DNS
+    rsa_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # the private key, encrypted (dkim_keys.seal)
+    key_file: Mapped[str | None] = mapped_column(String(500))  # or a PEM file the operator named instead
+    ed25519_public: Mapped[str | None] = mapped_column(String(64))
+    ed25519_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    check_report: Mapped[str | None] = mapped_column(Text)  # the last check's findings, JSON
+
+    owner: Mapped[User] = relationship()
+
+    @property
+    def ed25519_selector(self) -> str:
+        return f"{self.selector}-ed"
+
+
 class Subscriber(db.Model):
     """A person, known by one address. Holds no consent: consent is per subscription."""
 

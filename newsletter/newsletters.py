@@ -5,6 +5,7 @@ import re
 from flask_babel import gettext
 from sqlalchemy import select
 
+from . import accounts, senders
 from .addresses import normalise_address
 from .errors import InvalidInput, NotFound, Refused
 from .extensions import db
@@ -35,9 +36,10 @@ def visible_to(user: User) -> list[Newsletter]:
     return list(db.session.scalars(query))
 
 
-def check_settings(*, slug: str, name: str, from_email: str, from_name: str = "", reply_to: str = "",
-                   cadence: str = "monthly", language: str = "en", description: str = "") -> dict:
-    """Validated newsletter settings, or InvalidInput naming the field and what it accepts."""
+def check_settings(*, owner: User, slug: str, name: str, from_email: str = "", from_name: str = "",
+                   reply_to: str = "", cadence: str = "monthly", language: str = "en", description: str = "") -> dict:
+    """Validated newsletter settings, or InvalidInput naming the field and what it accepts (a From that
+    DMARC would fail included: see senders.check_from)."""
     if not SLUG_PATTERN.match(slug or ""):
         raise InvalidInput("The short name (slug) uses lower-case letters, digits and dashes, up to 64.")
     name = header_safe((name or "").strip(), "newsletter name")
@@ -48,20 +50,19 @@ def check_settings(*, slug: str, name: str, from_email: str, from_name: str = ""
     if language not in LANGUAGES:
         raise InvalidInput("The language is one of: " + ", ".join(LANGUAGES) + ".")
     from_name = header_safe((from_name or "").strip(), "sender name")[:120]
+    from_email = normalise_address((from_email or "").strip() or senders.default_from(slug, owner.email))
+    senders.check_from(from_email, owner)
     return dict(
         slug=slug, name=name, cadence=cadence, language=language, from_name=from_name,
-        description=(description or "").strip()[:5000],
-        from_email=normalise_address(from_email),
+        description=(description or "").strip()[:5000], from_email=from_email,
         reply_to=normalise_address(reply_to) if reply_to else "",
     )
 
 
 def create_newsletter(owner_email: str, **settings) -> Newsletter:
     """A new newsletter owned by an existing user; Refused if the slug is taken."""
-    values = check_settings(**settings)
-    owner = db.session.scalar(select(User).where(User.email == normalise_address(owner_email)))
-    if owner is None:
-        raise Refused(f"There is no user {owner_email!r}: create it first with 'users create'.")
+    owner = accounts.user_by_email(owner_email)
+    values = check_settings(owner=owner, **settings)
     if db.session.scalar(select(Newsletter.id).where(Newsletter.slug == values["slug"])):
         raise Refused(f"A newsletter called {values['slug']!r} exists already: choose another slug.")
     item = Newsletter(owner=owner, reply_to=values.pop("reply_to") or owner.email, **values)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from . import newsletters
+from . import newsletters, sending_domains
 from .checks import CheckResult, check_issue
 from .errors import InvalidInput, NotFound, Refused
 from .extensions import db
@@ -114,7 +114,7 @@ def issues_of(newsletter: Newsletter, now: datetime | None = None) -> list[Issue
 
 def update_newsletter(newsletter: Newsletter, **settings) -> Newsletter:
     """Change a newsletter's settings (not its slug: links in sent mail use it); InvalidInput if one is bad."""
-    values = newsletters.check_settings(slug=newsletter.slug, **settings)
+    values = newsletters.check_settings(owner=newsletter.owner, slug=newsletter.slug, **settings)
     values.pop("slug")
     values["reply_to"] = values["reply_to"] or newsletter.owner.email
     for key, value in values.items():
@@ -208,8 +208,10 @@ def _lines(part) -> str:
 
 
 def send_test(issue: Issue, user: User) -> None:
-    """Queue the issue to the publisher's own address only (sent after the caller commits)."""
-    raw = IssueTemplate(issue, subject_prefix=TEST_SUBJECT_PREFIX).message_for(sample_reader(issue, user))
+    """Queue the issue to the publisher's own address only, signed as the send will be (sent after the caller
+    commits)."""
+    raw = IssueTemplate(issue, subject_prefix=TEST_SUBJECT_PREFIX,
+                        signer=sending_domains.signer_for(issue.newsletter)).message_for(sample_reader(issue, user))
     queue_raw_mail("issue_test", raw, user.email, issue.newsletter.from_email)
 
 
@@ -239,6 +241,7 @@ def schedule(issue: Issue, when: datetime, now: datetime | None = None, accept_w
     if when > now + LATEST_SCHEDULE:
         raise InvalidInput(_("Choose a time within the coming year."))
     refuse_unless_sendable(issue, when, accept_warnings)
+    sending_domains.refuse_unless_authenticated(issue.newsletter)
     check_transition(IssueStatus, issue.status, IssueStatus.SCHEDULED)
     issue.status = IssueStatus.SCHEDULED
     issue.scheduled_at = when
@@ -259,6 +262,7 @@ def unschedule(issue: Issue) -> Issue:
 def start_sending(issue: Issue, accept_warnings: bool = True) -> Issue:
     """Send now (also used when a scheduled time comes): the check must pass; the sender does the rest."""
     refuse_unless_sendable(issue, accept_warnings=accept_warnings)
+    sending_domains.refuse_unless_authenticated(issue.newsletter)
     _move(issue, IssueStatus.SENDING)
     issue.started_at = utcnow()
     issue.planned = count_recipients(issue.newsletter_id, issue.started_at)

@@ -1,4 +1,4 @@
-// Copy buttons on the share page. Without JS (or clipboard access) the fields stay selectable by hand.
+// Copy buttons (share page, sending domain records). Without JS (or clipboard access) the fields stay selectable by hand.
 document.addEventListener("DOMContentLoaded", function () {
   var status = document.querySelector(".copied");
   document.querySelectorAll("[data-copy]").forEach(function (button) {

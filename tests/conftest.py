@@ -54,6 +54,16 @@ def database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def dns_server():
+    """A real DNS server on loopback; tests publish the TXT records they need into its zone."""
+    from tests.support.dns_server import DnsServer
+
+    server = DnsServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def smtp_server():
     server = SmtpServer().start()
     yield server

@@ -7,8 +7,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 SERVICE_MODULES = ["consent.py", "privacy.py", "suppression.py", "accounts.py", "newsletters.py", "export.py",
                    "tokens.py", "addresses.py", "states.py", "publishing.py", "checks.py",
                    "archive.py", "content.py", "readers.py", "sharing.py", "feed.py", "api_tokens.py",
-                   "reader_requests.py", "branding.py", "media.py", "media_store.py", "images.py", "timezones.py"]
-SERVICE_PACKAGES = ["importer", "sending", "feedback", "feedback/parsers", "stats"]
+                   "reader_requests.py", "branding.py", "media.py", "media_store.py", "images.py", "timezones.py",
+                   "sending_domains.py", "senders.py"]
+SERVICE_PACKAGES = ["importer", "sending", "feedback", "feedback/parsers", "stats", "domains"]
 FORBIDDEN_NAMES = {"request", "session", "render_template", "redirect", "url_for", "flash"}
 # mail/ is where messages are built: rendering the e-mail templates is its job, nothing of a request is.
 MAIL_FORBIDDEN_NAMES = FORBIDDEN_NAMES - {"render_template"}

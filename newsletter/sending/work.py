@@ -16,8 +16,9 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import select, update
 
+from ..errors import Refused
 from ..extensions import db
-from ..mail.dkim_signing import make_signer
+from ..sending_domains import signer_for
 from ..mail.issue_message import IssueTemplate
 from ..models import Delivery, Issue, utcnow
 from ..states import DeliveryStatus as D
@@ -53,14 +54,12 @@ class SendState:
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
     templates: dict = field(default_factory=dict)
     pacer: object = None
-    signer: object = None
     server_wait: float = 0.0
     server_retry_at: float = 0.0
     streaks: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.pacer = make_pacer(self.app.config)
-        self.signer = make_signer(self.app.config)
         self.policy = Policy.from_config(self.app.config)
 
     def template(self, issue: Issue) -> IssueTemplate:
@@ -68,7 +67,7 @@ class SendState:
         key = (issue.id, issue.updated_at)
         if key not in self.templates:
             self.templates = {k: v for k, v in self.templates.items() if k[0] != issue.id}
-            self.templates[key] = IssueTemplate(issue, signer=self.signer)
+            self.templates[key] = IssueTemplate(issue, signer=signer_for(issue.newsletter))
         return self.templates[key]
 
 
@@ -112,7 +111,13 @@ def send_issue_batches(state: SendState, transport, issue_id: int, deadline: flo
         if not claimed:
             return handed
         issue = db.session.get(Issue, issue_id)
-        template = state.template(issue)
+        try:
+            template = state.template(issue)
+        except Refused as error:  # its key cannot be read (a changed SECRET_KEY, a key file gone)
+            db.session.rollback()
+            release(claimed, state.owner)
+            pause_by_itself(issue_id, error.message)
+            return handed
         db.session.commit()
         outcome = _deliver(state, transport, template, issue_id, claimed)
         handed += outcome.sent

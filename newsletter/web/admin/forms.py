@@ -50,6 +50,7 @@ class NewsletterForm(FlaskForm):
 
 
 class NewNewsletterForm(NewsletterForm):
+    from_email = address(_l("Sender address (optional)"), required=False)
     slug = StringField(_l("Short name for the address"), validators=[
         DataRequired(_l("Choose a short name.")),
         Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",

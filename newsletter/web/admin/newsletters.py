@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ... import newsletters, publishing, readers
+from ... import newsletters, publishing, readers, sending_domains
 from ...errors import DomainError
 from ...extensions import db
 from . import admin
@@ -16,7 +16,7 @@ SETTINGS_FIELDS = ("name", "description", "cadence", "language", "from_name", "f
 
 @admin.route("/newsletters/new", methods=["GET", "POST"])
 def new_newsletter():
-    form = NewNewsletterForm(from_email=current_user.email, language=request.accept_languages.best_match(["en", "fr"]))
+    form = NewNewsletterForm(language=request.accept_languages.best_match(["en", "fr"]))
     if form.validate_on_submit():
         try:
             item = newsletters.create_newsletter(current_user.email, slug=form.slug.data, **_settings(form))
@@ -34,7 +34,8 @@ def new_newsletter():
 def newsletter_overview(slug: str):
     item = publishing.newsletter_of(current_user, slug)
     return render_template("admin/newsletter.html", newsletter=item, issues=publishing.issues_of(item),
-                           counts=readers.status_counts(item), action_form=ActionForm())
+                           counts=readers.status_counts(item), action_form=ActionForm(),
+                           authentication=sending_domains.authentication_of(item))
 
 
 @admin.route("/n/<slug>/settings", methods=["GET", "POST"])
