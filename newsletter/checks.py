@@ -1,7 +1,8 @@
 """The pre-send content check, shared by the web pages and the command line.
 
-Refusals block sending (nothing worth reading would go out); warnings are shown with their reason and the
-publisher decides. Pure over the issue's subject and Markdown, except one query: when the last issue went out.
+Refusals block sending (nothing worth reading would go out, or Gmail would clip it); warnings are shown with
+their reason and the publisher decides. Over the issue's subject and Markdown, plus one query (when the last
+issue went out) and one rendering of the mail (its HTML size).
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 
 from .content import parse_markdown
 from .extensions import db
+from .mail.issue_message import IssueTemplate
 from .models import Issue, utcnow
 
 MAX_SUBJECT_LENGTH = 78  # RFC 5322's recommended line length: longer subjects are cut in most inboxes
@@ -21,6 +23,10 @@ MIN_CAPS_LETTERS = 6  # "NEWS" or "FAQ" in capitals is fine; a shouted sentence 
 FEW_WORDS = 50  # under this, an issue with images says little to someone reading the text part
 # Issues drift: one sent a few days early is not a broken promise, one sent in half the time is.
 CADENCE_SLACK = 0.75
+# Gmail clips a message whose HTML passes about 102 KB: it shows "[Message clipped]" and hides the rest,
+# the footer with the unsubscribe link included. Warn with room to spare, refuse past the limit.
+HTML_WARN_BYTES = 90 * 1024
+HTML_MAX_BYTES = 102 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,23 @@ def check_issue(issue: Issue, at: datetime | None = None) -> CheckResult:
                           "with images turned off and by screen readers."))
     warnings.extend(subject_warnings(subject))
     warnings.extend(body_warnings(facts))
+    if facts.words or facts.images:
+        size_check(IssueTemplate(issue).html_bytes, refusals, warnings)
     cadence = cadence_warning(issue, at or utcnow())
     if cadence:
         warnings.append(cadence)
     return CheckResult(refusals=refusals, warnings=warnings)
+
+
+def size_check(html_bytes: int, refusals: list[str], warnings: list[str]) -> None:
+    """A refusal past Gmail's clipping size, a warning when close to it."""
+    kilobytes = round(html_bytes / 1024)
+    if html_bytes > HTML_MAX_BYTES:
+        refusals.append(_("The mail's HTML is %(size)s KB: Gmail cuts mail past 102 KB and hides the rest, "
+                          "the unsubscribe link included. Shorten the issue, or split it in two.", size=kilobytes))
+    elif html_bytes > HTML_WARN_BYTES:
+        warnings.append(_("The mail's HTML is %(size)s KB, close to the 102 KB past which Gmail cuts the mail "
+                          "and hides its end, the unsubscribe link included.", size=kilobytes))
 
 
 def subject_warnings(subject: str) -> list[str]:

@@ -118,11 +118,12 @@ def subscribers_import(file: str, slug: str | None, dry_run: bool, strict: bool,
 @click.argument("slug")
 @click.option("--subject", required=True, help="The subject line.")
 @click.option("--body-file", required=True, type=click.File("rb"), help="The body, a UTF-8 Markdown file ('-': stdin).")
+@click.option("--preheader", default="", help="The inbox preview text (default: the first paragraph).")
 @refusals
-def issues_create(slug: str, subject: str, body_file):
+def issues_create(slug: str, subject: str, body_file, preheader: str):
     """Create a draft issue from Markdown; print its id. The pre-send check runs: a refusal exits 1."""
     item = newsletters.newsletter_by_slug(slug)
-    issue = publishing.create_issue(item, None, subject, read_markdown(body_file))
+    issue = publishing.create_issue(item, None, subject, read_markdown(body_file), preheader)
     for warning in publishing.refuse_unless_sendable(issue).warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(issue.id)

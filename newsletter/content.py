@@ -185,6 +185,24 @@ class TextWriter:
         self.emit("\n".join(" | ".join(cells) for cells in rows))
 
 
+def preheader_text(markdown: str, limit: int = 150) -> str:
+    """The first paragraph as plain words (no link addresses, no markup), cut at a word within `limit`: what
+    an inbox shows beside the subject."""
+    in_paragraph = False
+    for token in parse_markdown(markdown):
+        if token.type == "paragraph_open":
+            in_paragraph = True
+        elif token.type == "inline" and in_paragraph:
+            pieces = (" " if child.type == "softbreak" else child.content for child in token.children or []
+                      if child.type in ("text", "code_inline", "softbreak"))
+            words = " ".join("".join(pieces).split())
+            if words:
+                return words if len(words) <= limit else words[:limit].rsplit(" ", 1)[0] + "…"
+        elif token.type == "paragraph_close":
+            in_paragraph = False
+    return ""
+
+
 def inline_text(children: list[Token]) -> str:
     """Inline tokens as text: links as 'text (url)', images as their alt text, code in backticks."""
     parts: list[str] = []

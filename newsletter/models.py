@@ -323,6 +323,8 @@ class Issue(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
     subject: Mapped[str] = mapped_column(String(300), default="")
+    # The inbox preview beside the subject; empty: the first paragraph.
+    preheader: Mapped[str] = mapped_column(String(200), default="", server_default="")
     body_markdown: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=IssueStatus.DRAFT)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

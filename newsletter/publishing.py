@@ -28,6 +28,7 @@ from .states import DeliveryStatus, IssueStatus
 from .states import check_transition
 
 MAX_SUBJECT_LENGTH = 300  # the column; the check warns well before (78)
+MAX_PREHEADER_LENGTH = 200  # the column; inboxes show 40 to 140 characters of it
 MAX_BODY_LENGTH = 200_000  # characters: a long essay is ~60,000; more is a pasted file, not an issue
 EARLIEST_SCHEDULE = timedelta(minutes=2)
 LATEST_SCHEDULE = timedelta(days=366)
@@ -144,21 +145,30 @@ def clean_body(body: str | None) -> str:
     return body
 
 
-def create_issue(newsletter: Newsletter, author: User | None, subject: str, body: str) -> Issue:
+def clean_preheader(preheader: str | None) -> str:
+    """The inbox preview text on one line, trimmed; InvalidInput if too long or broken over lines."""
+    preheader = " ".join(header_safe((preheader or "").strip(), "preview text").split())
+    if len(preheader) > MAX_PREHEADER_LENGTH:
+        raise InvalidInput(_("The preview text has at most %(max)s characters.", max=MAX_PREHEADER_LENGTH))
+    return preheader
+
+
+def create_issue(newsletter: Newsletter, author: User | None, subject: str, body: str, preheader: str = "") -> Issue:
     """A new draft; InvalidInput for a subject with line breaks or an oversized body."""
     issue = Issue(newsletter=newsletter, created_by=author, subject=clean_subject(subject),
-                  body_markdown=clean_body(body), status=IssueStatus.DRAFT)
+                  body_markdown=clean_body(body), preheader=clean_preheader(preheader), status=IssueStatus.DRAFT)
     db.session.add(issue)
     db.session.flush()
     return issue
 
 
-def update_draft(issue: Issue, subject: str, body: str) -> Issue:
+def update_draft(issue: Issue, subject: str, body: str, preheader: str = "") -> Issue:
     """Save new text into a draft; Refused once the issue is scheduled or sent."""
     if issue.status not in EDITABLE:
         raise Refused(_("Only a draft can be changed. Unschedule the issue first to edit it."))
     issue.subject = clean_subject(subject)
     issue.body_markdown = clean_body(body)
+    issue.preheader = clean_preheader(preheader)
     db.session.flush()
     return issue
 

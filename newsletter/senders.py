@@ -58,14 +58,12 @@ def check_from(from_email: str, owner: User) -> None:
     """InvalidInput, with the reason and the fix, for a From that DMARC would fail."""
     domain = domain_of(from_email)
     operator = operator_domains()
-    suggestion = (_("at %(domain)s with your name", domain=operator[0]) if operator
-                  else _("at the operator's domain with your name"))
     if is_free_mail(domain):
         raise InvalidInput(_(
             "%(domain)s is a free-mail provider: mail From %(address)s sent by this server fails DMARC, and "
             "%(domain)s asks receivers to refuse it. Send from an address at your own domain, or %(suggestion)s; "
             "replies can still reach your %(domain)s address through Reply-To.",
-            domain=domain, address=from_email, suggestion=suggestion))
+            domain=domain, address=from_email, suggestion=_suggestion(operator)))
     if not operator:
         return  # signing is not configured: nothing is aligned, and the newsletter's page says so
     owned = db.session.scalars(select(SendingDomain.name).where(SendingDomain.owner_id == owner.id))
@@ -73,4 +71,12 @@ def check_from(from_email: str, owner: User) -> None:
         raise InvalidInput(_(
             "This server cannot sign mail From %(domain)s, so receivers would fail it (DMARC). Add %(domain)s "
             "under Sending domains first (it gives the DNS records to publish), or send from an address "
-            "%(suggestion)s; replies can still reach you through Reply-To.", domain=domain, suggestion=suggestion))
+            "%(suggestion)s; replies can still reach you through Reply-To.",
+            domain=domain, suggestion=_suggestion(operator)))
+
+
+def _suggestion(operator: list[str]) -> str:
+    # Translated only when a refusal says it: gettext fixes the locale of the whole app context.
+    if operator:
+        return _("at %(domain)s with your name", domain=operator[0])
+    return _("at the operator's domain with your name")

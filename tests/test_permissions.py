@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from newsletter import accounts
+from newsletter import accounts, sending_domains
 from newsletter.extensions import db
 from newsletter.mail.outbox import outbox_folder
 from newsletter.mail.transport import OutboxTransport
@@ -26,6 +26,7 @@ ADMIN_ONLY = {"anonymous": 302, "publisher_b": 404, "admin": 200, "publisher_a":
 ADMIN_ONLY_POST = {"anonymous": 302, "publisher_b": 404, "admin": 302, "publisher_a": 404}
 MINE_FORM_ERROR = {"anonymous": 302, "publisher_b": 404, "admin": 400, "publisher_a": 400}
 ANYONE_FORM_ERROR = {"anonymous": 302, "publisher_b": 400, "admin": 400, "publisher_a": 400}
+DOMAIN = "maya-yoga.example"
 LATER = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
 
 # (method, path, issue state needed, form data, expected status per role)
@@ -89,6 +90,10 @@ ROUTES = [
     ("GET", "/admin/n/{slug}/stats/timeline.csv", None, None, MINE),
     ("GET", "/admin/issues/{issue}/stats", "sending", None, MINE),
     ("GET", "/admin/issues/{issue}/stats.csv", "sending", None, MINE),
+    ("GET", "/admin/domains", None, None, ANYONE),
+    ("POST", "/admin/domains", None, {"name": ""}, ANYONE_FORM_ERROR),
+    ("GET", "/admin/domains/{domain}", None, None, MINE),
+    ("POST", "/admin/domains/{domain}/check", None, {}, MINE_POST),
     ("GET", "/admin/tokens", None, None, ANYONE),
     ("POST", "/admin/tokens", None, {"name": ""}, ANYONE_FORM_ERROR),
     ("POST", "/admin/tokens/0/revoke", None, {},  # nobody's token: tests/test_api.py revokes real ones
@@ -97,9 +102,11 @@ ROUTES = [
 
 
 @pytest.fixture
-def world(app):
-    """Publisher A owns slow-mornings, publisher B owns another newsletter, and an admin."""
+def world(app, dns_server):
+    """Publisher A owns slow-mornings and a sending domain, publisher B owns another newsletter, and an admin."""
+    app.config["DNS_RESOLVER"] = dns_server.address  # a domain check asks the loopback server, never the internet
     newsletter = create_demo_newsletter()
+    sending_domains.add_domain(DOMAIN, newsletter.owner)
     create_demo_newsletter(slug="deep-rest", owner="bea@example.org")
     accounts.create_user("admin@example.org", PASSWORD, admin=True)
     db.session.commit()
@@ -124,7 +131,7 @@ def request_as(app, role: str, method: str, url: str, data):
 def expand(path: str, app, newsletter, state) -> tuple[str, int | None]:
     issue = make_issue(newsletter, state) if state else None
     outbox = sorted(outbox_folder(app.instance_path).glob("*.eml"))
-    url = path.format(slug=newsletter.slug, issue=issue.id if issue else 0,
+    url = path.format(slug=newsletter.slug, issue=issue.id if issue else 0, domain=DOMAIN,
                       outbox_name=outbox[0].name if outbox else "none", upload="0" * 32)
     return url, issue.id if issue else None
 
@@ -168,7 +175,8 @@ def test_every_admin_route_is_in_the_matrix(app):
     adapter = app.url_map.bind("localhost")
     covered = set()
     for method, path, *_ in ROUTES:
-        endpoint, _ = adapter.match(path.format(slug="x", issue=1, outbox_name="x.eml", upload="u"), method=method)
+        endpoint, _ = adapter.match(path.format(slug="x", issue=1, outbox_name="x.eml", upload="u", domain="x"),
+                                    method=method)
         covered.add((endpoint, method))
     missing = [f"{method} {rule.rule}" for rule in app.url_map.iter_rules() if rule.endpoint.startswith("admin.")
                for method in sorted(rule.methods - {"HEAD", "OPTIONS"}) if (rule.endpoint, method) not in covered]

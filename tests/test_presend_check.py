@@ -159,3 +159,16 @@ def test_scheduled_issue_is_checked_too(newsletter):
         publishing.schedule(issue, utcnow() + timedelta(days=1))
     db.session.rollback()
     assert make_issue(newsletter, "scheduled").status == "scheduled"
+
+
+def test_warns_when_the_mails_html_nears_gmails_clipping_size(newsletter):
+    result = check_issue(draft(newsletter, body="A calm sentence about breathing. " * 2750))  # ~92 KB of HTML
+    assert result.refusals == []
+    assert any("close to the 102 KB past which Gmail cuts the mail" in w for w in result.warnings)
+
+
+def test_refuses_an_issue_gmail_would_clip_and_says_why(newsletter):
+    result = check_issue(draft(newsletter, body="A calm sentence about breathing. " * 3400))  # ~110 KB
+    assert any("Gmail cuts mail past 102 KB" in r and "unsubscribe link" in r for r in result.refusals)
+    with pytest.raises(publishing.IssueRefused):
+        publishing.start_sending(db.session.scalar(select(Issue).order_by(Issue.id.desc())))

@@ -231,3 +231,21 @@ def test_a_reader_erased_while_the_issue_goes_out_is_skipped_and_the_send_finish
     assert [(d.status, d.subscriber_id is None) for d in deliveries(issue.id)] == [
         ("sent", False), ("skipped", True), ("sent", False)]
     assert db.session.get(Issue, issue.id).status == "sent"
+
+
+def test_the_inbox_preview_is_the_preheader_or_the_first_paragraph(app, newsletter, smtp):
+    from newsletter import publishing
+
+    confirmed_readers(newsletter, 1)
+    given = publishing.create_issue(newsletter, None, "With a preview", "# Heading\n\nFirst **words** here.",
+                                    preheader="What this issue brings you")
+    derived = publishing.create_issue(newsletter, None, "Without one", "# Heading\n\nFirst **words** [here](https://x.org).")
+    db.session.commit()
+    for issue in (given, derived):
+        start_sending(issue)
+        send_to_the_end(app, issue.id)
+    by_subject = {m.message["Subject"]: m.message.get_body(("html",)).get_content() for m in smtp.wait_for(2)}
+    for subject, preview in (("With a preview", "What this issue brings you"), ("Without one", "First words here")):
+        html = by_subject[subject]
+        hidden = html.split("<body", 1)[1].split('<div class="wrap"', 1)[0]
+        assert "display:none" in hidden and preview in hidden  # before the masthead, hidden

@@ -126,6 +126,10 @@ def _delivery_of(event: FeedbackEvent) -> Delivery | None:
 def _subscriber_of(event: FeedbackEvent, delivery: Delivery | None, trusted: bool) -> Subscriber | None:
     if delivery is not None and delivery.subscriber_id is not None:
         return db.session.get(Subscriber, delivery.subscriber_id)
+    # A bounce of a confirmation or welcome mail names its reader in the signed VERP token.
+    reader = identifiers.subscriber_of_verp_token(current_app.config["SECRET_KEY"].encode(), event.envelope_token)
+    if reader is not None:
+        return db.session.get(Subscriber, reader)
     if not trusted or event.kind == REPLY or not event.recipient:
         return None  # a forged bounce must not be able to stop someone's mail
     try:

@@ -26,8 +26,8 @@ from flask import current_app, render_template
 from flask_babel import force_locale, format_date
 
 from ..addresses import has_header_breaker
-from ..feedback.parsers.verp import verp_address
-from ..content import render_markdown
+from ..feedback.parsers.verp import verp_return_path
+from ..content import preheader_text, render_markdown
 from ..links import external_url
 from ..media import sizes_in
 from ..models import Issue
@@ -92,6 +92,7 @@ class IssueTemplate:
         with force_locale(newsletter.language):
             html = _inliner.inline(render_template("email/issue.html", **context))
             text = render_template("email/issue.txt", **context)
+        self.html_bytes = len(html.encode("utf-8"))  # what Gmail measures before clipping (checks.py)
         self.html_pieces = [qp(p) if isinstance(p, str) else p for p in cut(html)]
         self.text_pieces = [qp(p) if isinstance(p, str) else p for p in cut(text)]
         self.head = self._static_headers(issue)
@@ -115,7 +116,8 @@ class IssueTemplate:
     def _context(self, issue: Issue, content) -> dict:
         slots = {name: _MARK.format(name) for name in SLOTS}
         web_url = external_url("public.issue", slug=issue.newsletter.slug, issue_id=issue.id)
-        return dict(issue=issue, newsletter=issue.newsletter, content=content, web_url=web_url, look=look_of(issue.newsletter),
+        return dict(issue=issue, newsletter=issue.newsletter, content=content, web_url=web_url,
+                    look=look_of(issue.newsletter), preheader=issue.preheader or preheader_text(issue.body_markdown),
                     archive_url=external_url("public.newsletter", slug=issue.newsletter.slug), **slots)
 
     def _static_headers(self, issue: Issue) -> bytes:
@@ -192,8 +194,7 @@ class IssueTemplate:
         """The SMTP return path: a VERP address naming the delivery when BOUNCE_ADDRESS is set."""
         if not self.bounce_address or delivery_id is None:
             return self.sender
-        local, _, domain = self.bounce_address.rpartition("@")
-        return verp_address(identifiers.verp_delivery_token(self.secret, delivery_id), local, domain)
+        return verp_return_path(self.bounce_address, identifiers.verp_delivery_token(self.secret, delivery_id))
 
     def message_id(self, delivery_id: int | None) -> str:
         """d<delivery>.i<issue>.<signature>@domain: a bounce quoting it names its delivery, unforgeably."""

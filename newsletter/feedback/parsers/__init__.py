@@ -8,7 +8,7 @@ from .mailgun import parse_mailgun
 from .model import COMPLAINT, HARD_BOUNCE, KINDS, OPT_OUT, REFUSAL, REPLY, SOFT_BOUNCE, FeedbackEvent
 from .postmark import parse_postmark
 from .sns import SubscriptionConfirmation, parse_ses_sns
-from .verp import verp_address, verp_token
+from .verp import verp_address, verp_return_path, verp_token
 from .webhook_body import WebhookRejected
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "parse_postmark",
     "parse_ses_sns",
     "verp_address",
+    "verp_return_path",
     "verp_token",
 ]

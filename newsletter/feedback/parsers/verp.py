@@ -30,6 +30,12 @@ def verp_address(token: str, local: str, domain: str) -> str:
     return f"{local_part}@{domain.strip().lower()}"
 
 
+def verp_return_path(bounce_address: str, token: str) -> str:
+    """BOUNCE_ADDRESS ("bounces@domain") with the token added: "bounces+token@domain"."""
+    local, _, domain = bounce_address.rpartition("@")
+    return verp_address(token, local, domain)
+
+
 def verp_token(address: str, local: str) -> str | None:
     """The token in a VERP return path made by verp_address, or None if `address` is not one."""
     if not isinstance(address, str) or not isinstance(local, str) or not local:

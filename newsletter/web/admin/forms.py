@@ -8,7 +8,7 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
 
 from ...accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from ...publishing import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH
+from ...publishing import MAX_BODY_LENGTH, MAX_PREHEADER_LENGTH, MAX_SUBJECT_LENGTH
 
 CADENCE_CHOICES = [
     ("weekly", _l("Weekly")),
@@ -59,6 +59,8 @@ class NewNewsletterForm(NewsletterForm):
 
 class IssueForm(FlaskForm):
     subject = StringField(_l("Subject"), validators=[Optional(), single_line, Length(max=MAX_SUBJECT_LENGTH)])
+    preheader = StringField(_l("Preview text (optional)"), validators=[
+        Optional(), single_line, Length(max=MAX_PREHEADER_LENGTH)])
     body = TextAreaField(_l("Body (Markdown)"), validators=[
         Optional(), no_nul, Length(max=MAX_BODY_LENGTH, message=_l("An issue has at most %(max)d characters."))])
 

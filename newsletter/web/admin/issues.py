@@ -23,7 +23,7 @@ def new_issue(slug: str):
     if form.validate_on_submit():
         try:
             issue = publishing.create_issue(item, current_user._get_current_object(), form.subject.data,
-                                            form.body.data)
+                                            form.body.data, form.preheader.data)
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(error.message)
@@ -54,10 +54,10 @@ def new_issue_autosave(slug: str):
 @admin.route("/issues/<int:issue_id>", methods=["GET", "POST"])
 def issue_page(issue_id: int):
     issue = publishing.issue_of(current_user, issue_id)
-    form = IssueForm(obj=None, subject=issue.subject, body=issue.body_markdown)
+    form = IssueForm(obj=None, subject=issue.subject, body=issue.body_markdown, preheader=issue.preheader)
     if form.validate_on_submit():
         try:
-            publishing.update_draft(issue, form.subject.data, form.body.data)
+            publishing.update_draft(issue, form.subject.data, form.body.data, form.preheader.data)
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(error.message)
