@@ -13,12 +13,13 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import suppression, tokens
+from . import sending_domains, suppression, tokens
 from .addresses import normalise_address
 from .errors import InvalidInput, NotFound, Refused
 from .extensions import db
 from .links import external_url
-from .mail.system import system_message
+from .mail.headers import instance_domain, list_unsubscribe
+from .mail.system import return_path, system_message
 from .models import (
     ConsentWording,
     Feedback,
@@ -28,7 +29,7 @@ from .models import (
     SubscriptionEvent,
     utcnow,
 )
-from .sending.system_mail import forget_system_mails, queue_system_mail
+from .sending.system_mail import forget_system_mails, queue_raw_mail
 from .stats.attribution import issue_behind_unsubscribe
 from .states import SubscriptionStatus as S
 from .states import check_transition
@@ -358,9 +359,12 @@ def _queue_confirmation(subscription: Subscription) -> None:
 
 
 def _queue_welcome(subscription: Subscription) -> None:
+    token = token_for(tokens.UNSUBSCRIBE, subscription)
+    unsubscribe_url = external_url("public.unsubscribe", token=token)
     _queue_system_mail(
         "welcome", subscription,
-        unsubscribe_url=external_url("public.unsubscribe", token=token_for(tokens.UNSUBSCRIBE, subscription)),
+        unsubscribe=list_unsubscribe(unsubscribe_url, token, instance_domain(current_app.config["BASE_URL"])),
+        unsubscribe_url=unsubscribe_url,
         preferences_url=external_url("public.preferences", token=token_for(tokens.PREFERENCES, subscription.subscriber)),
         archive_url=external_url("public.newsletter", slug=subscription.newsletter.slug),
     )
@@ -369,4 +373,5 @@ def _queue_welcome(subscription: Subscription) -> None:
 def _queue_system_mail(kind: str, subscription: Subscription, **context) -> None:
     subscriber, newsletter = subscription.subscriber, subscription.newsletter
     message = system_message(kind, newsletter, subscriber.email, subscriber.name, **context)
-    queue_system_mail(kind, message, subscriber.email, newsletter.from_email)
+    raw = sending_domains.signed(newsletter, message.as_bytes())  # by the key that signs its issues
+    queue_raw_mail(kind, raw, subscriber.email, return_path(newsletter, subscriber.id))

@@ -20,6 +20,7 @@ from .extensions import db
 from .links import external_url
 from .mail.headers import header_safe
 from .mail.issue_message import IssueTemplate, Reader
+from .mail.system import return_path
 from .models import Issue, Newsletter, User, utcnow
 from .sending.ledger import counts_by_status
 from .sending.recipients import count_recipients
@@ -222,7 +223,7 @@ def send_test(issue: Issue, user: User) -> None:
     commits)."""
     raw = IssueTemplate(issue, subject_prefix=TEST_SUBJECT_PREFIX,
                         signer=sending_domains.signer_for(issue.newsletter)).message_for(sample_reader(issue, user))
-    queue_raw_mail("issue_test", raw, user.email, issue.newsletter.from_email)
+    queue_raw_mail("issue_test", raw, user.email, return_path(issue.newsletter, None))
 
 
 # --- scheduling and sending ------------------------------------------------------------------------------

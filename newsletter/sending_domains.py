@@ -6,6 +6,7 @@ sending domain is never blocked by DNS (local and test set-ups): its page says i
 """
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 
 from flask import current_app
@@ -22,6 +23,8 @@ from .mail import dkim_keys
 from .mail.dkim_signing import DkimKey, DkimSigner, make_signer
 from .mail.headers import instance_domain
 from .models import Newsletter, SendingDomain, User, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def clean_domain(name: str) -> str:
@@ -180,6 +183,17 @@ def signer_for(newsletter: Newsletter) -> DkimSigner | None:
     if item is not None:
         return DkimSigner(keys_of(item))
     return make_signer(current_app.config)
+
+
+def signed(newsletter: Newsletter, raw: bytes) -> bytes:
+    """A finished system mail signed like the newsletter's issues. A key that cannot be read does not stop a
+    reader's confirmation: the mail goes unsigned and the reason is logged (sends stop and say it)."""
+    try:
+        signer = signer_for(newsletter)
+    except Refused as error:
+        log.warning("system mail of %s sent unsigned: %s", newsletter.slug, error.message)
+        return raw
+    return signer.sign(raw) if signer is not None else raw
 
 
 @dataclass(frozen=True)

@@ -229,3 +229,51 @@ def test_the_domain_page_refuses_junk_and_other_publishers(domain_app):
     sending_domains.add_domain("other.example", other)
     db.session.commit()
     assert client.get("/admin/domains/other.example").status_code == 404
+
+
+def test_system_mails_are_signed_with_the_newsletters_key_and_bounce_through_verp(domain_app, cli, dns_server, smtp):
+    from newsletter import consent, tokens
+    from newsletter.feedback.inbound import receive
+    from newsletter.models import Subscription
+    from newsletter.sending.system_mail import send_due_system_mails
+    from tests.support.feedback_mail import dsn
+
+    publish_zone_lines(dns_server, cli("domains", "add", DOMAIN, "--owner", "maya@example.org").output)
+    item = newsletters.create_newsletter("maya@example.org", slug="slow", name="Slow Mornings",
+                                         from_email=f"maya@{DOMAIN}")
+    consent.subscribe(item, "ana@example.net", "Ana", ip=None, source="t", wording="w")
+    db.session.commit()
+    send_due_system_mails()
+    [confirmation] = smtp.wait_for(1)
+    subscription = db.session.scalar(select(Subscription))
+    assert dkim.verify(confirmation.raw, dnsfunc=dns_server.txt) and f"d={DOMAIN};".encode() in confirmation.raw
+    assert re.fullmatch(rf"bounces\+r{subscription.subscriber_id}\.[0-9a-f]{{12}}@relay\.example\.net",
+                        confirmation.envelope_from)
+    assert "List-Unsubscribe" not in confirmation.message  # not subscribed yet
+    consent.confirm(consent.token_for(tokens.CONFIRM, subscription), None)
+    db.session.commit()
+    send_due_system_mails()
+    welcome = smtp.wait_for(2)[1]
+    assert dkim.verify(welcome.raw, dnsfunc=dns_server.txt)
+    assert welcome.message["List-Unsubscribe"].startswith("<https://news.example.test/unsubscribe/")
+    assert "List-Unsubscribe-Post" not in welcome.message  # system mail is not list mail
+    assert welcome.message["Auto-Submitted"] == "auto-generated"
+    receive(dsn(welcome), [welcome.envelope_from], envelope_from="")  # the welcome mail bounces: no such user
+    db.session.commit()
+    db.session.refresh(subscription)
+    assert subscription.status == "bounced"
+
+
+def test_a_test_send_is_signed_and_its_bounce_returns_to_the_bounce_mailbox(domain_app, cli, dns_server, smtp):
+    from newsletter.sending.system_mail import send_due_system_mails
+
+    publish_zone_lines(dns_server, cli("domains", "add", DOMAIN, "--owner", "maya@example.org").output)
+    item = newsletters.create_newsletter("maya@example.org", slug="slow", name="Slow Mornings",
+                                         from_email=f"maya@{DOMAIN}")
+    issue = publishing.create_issue(item, None, "Test me", CLEAN_BODY)
+    publishing.send_test(issue, accounts.user_by_email("maya@example.org"))
+    db.session.commit()
+    send_due_system_mails()
+    [received] = smtp.wait_for(1)
+    assert dkim.verify(received.raw, dnsfunc=dns_server.txt)
+    assert received.envelope_from == "bounces@relay.example.net"

@@ -21,6 +21,11 @@ def mailbox(name: str, address: str) -> Address:
     return Address(display_name=name.strip(), addr_spec=address)
 
 
+def list_unsubscribe(unsubscribe_url: str, token: str, domain: str) -> str:
+    """The List-Unsubscribe value: the one-click https URL first, then a mailto the inbound side understands."""
+    return f"<{unsubscribe_url}>, <mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}>"
+
+
 def instance_domain(base_url: str) -> str:
     """The host name of the public URL, used for Message-ID and List-Id."""
     return (urlsplit(base_url).hostname or "localhost").lower()

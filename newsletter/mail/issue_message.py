@@ -33,7 +33,7 @@ from ..media import sizes_in
 from ..models import Issue
 from . import identifiers
 from .dkim_signing import DkimSigner, body_hash, canonical_header, canonical_lines, parse_headers
-from .headers import header_safe, instance_domain, mailbox
+from .headers import header_safe, instance_domain, list_unsubscribe, mailbox
 from .look import look_of
 
 SLOTS = ("unsubscribe_url", "preferences_url", "confirmed_on", "consent_source")
@@ -182,12 +182,12 @@ class IssueTemplate:
 
     def _personal_headers(self, reader: Reader, unsubscribe_url: str) -> list[tuple[str, str]]:
         name = "" if has_header_breaker(reader.name) else reader.name
-        mailto = f"mailto:unsubscribe@{self.domain}?subject=unsubscribe%20{reader.unsubscribe_token}"
+        unsubscribe = list_unsubscribe(unsubscribe_url, reader.unsubscribe_token, self.domain)
         return [
             ("To", _to_header(name, reader.email)),
             ("Date", _date_header()),
             ("Message-ID", f"<{self.message_id(reader.delivery_id)}>"),
-            ("List-Unsubscribe", f"<{unsubscribe_url}>,\r\n <{mailto}>"),
+            ("List-Unsubscribe", unsubscribe.replace(", <mailto:", ",\r\n <mailto:")),  # folded: long tokens
         ]
 
     def envelope_from(self, delivery_id: int | None) -> str:

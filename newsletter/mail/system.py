@@ -14,7 +14,9 @@ import flask_mail
 from flask import current_app, render_template
 from flask_babel import force_locale
 
+from ..feedback.parsers.verp import verp_return_path
 from ..models import Newsletter
+from .identifiers import verp_reader_token
 from .headers import header_safe, instance_domain, mailbox
 from .look import look_of
 
@@ -56,8 +58,10 @@ class SystemMessage(flask_mail.Message):
         return message
 
 
-def system_message(kind: str, newsletter: Newsletter, to_address: str, to_name: str, **context) -> SystemMessage:
-    """Render templates email/<kind>.txt, .html and .subject.txt into a Flask-Mail message."""
+def system_message(kind: str, newsletter: Newsletter, to_address: str, to_name: str, unsubscribe: str = "",
+                   **context) -> SystemMessage:
+    """Render templates email/<kind>.txt, .html and .subject.txt into a Flask-Mail message; `unsubscribe`, a
+    List-Unsubscribe value for a reader who is subscribed (the welcome mail)."""
     with force_locale(newsletter.language):
         context.update(newsletter=newsletter, name=to_name, look=look_of(newsletter))
         text = render_template(f"email/{kind}.txt", **context)
@@ -74,11 +78,24 @@ def system_message(kind: str, newsletter: Newsletter, to_address: str, to_name: 
             "X-Auto-Response-Suppress": "All",  # no out-of-office replies to a confirmation mail
         },
     )
+    if unsubscribe:  # without List-Unsubscribe-Post: system mail is not list mail (SPEC)
+        message.extra_headers["List-Unsubscribe"] = header_safe(unsubscribe, "unsubscribe link")
     # Set after construction: Message() turns a (name, address) sender into "name <address>" and parses it
     # back, which loses a name with a comma ("Smith, Jo" becomes the address "Smith").
     message.sender = _pair(mailbox(newsletter.from_name or newsletter.name, newsletter.from_email))
     message.msgId = make_msgid(domain=instance_domain(current_app.config["BASE_URL"]))
     return message
+
+
+def return_path(newsletter: Newsletter, subscriber_id: int | None) -> str:
+    """The envelope sender of a system mail: BOUNCE_ADDRESS with the reader's signed token (VERP), so that a
+    bounce is processed like an issue's; the newsletter's own address when no bounce address is set."""
+    bounce = current_app.config["BOUNCE_ADDRESS"]
+    if not bounce:
+        return newsletter.from_email
+    if subscriber_id is None:  # a publisher's test: nobody to mark, but not the From's mailbox either
+        return bounce
+    return verp_return_path(bounce, verp_reader_token(current_app.config["SECRET_KEY"].encode(), subscriber_id))
 
 
 def _pair(address: Address) -> tuple[str, str]:

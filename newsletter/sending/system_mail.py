@@ -8,7 +8,6 @@ issue (already bytes) takes the same queue.
 import logging
 from datetime import timedelta
 
-import flask_mail
 from sqlalchemy import delete, or_, select, update
 
 from ..extensions import db, mail
@@ -21,13 +20,9 @@ MAX_ATTEMPTS = 8
 CLAIM_LEASE = timedelta(minutes=10)
 
 
-def queue_system_mail(kind: str, message: flask_mail.Message, recipient: str, envelope_from: str) -> SystemMail:
-    """Add a Flask-Mail message to the queue (flushed, not committed); the runner looks after commit."""
-    return queue_raw_mail(kind, message.as_bytes(), recipient, envelope_from)
-
-
 def queue_raw_mail(kind: str, raw: bytes, recipient: str, envelope_from: str) -> SystemMail:
-    """Queue a finished message (e.g. a publisher's test of an issue); flushed, sent after commit."""
+    """Queue a finished message (a confirmation, signed as its newsletter's mail; a publisher's test of an
+    issue); flushed, sent after commit."""
     queued = SystemMail(kind=kind, recipient=recipient, envelope_from=envelope_from, raw=raw)
     db.session.add(queued)
     db.session.flush()
