@@ -42,7 +42,8 @@ def new_issue_autosave(slug: str):
     if not form.validate_on_submit():
         return _autosave_refused(form)
     try:
-        issue = publishing.create_issue(item, current_user._get_current_object(), form.subject.data, form.body.data)
+        issue = publishing.create_issue(item, current_user._get_current_object(), form.subject.data, form.body.data,
+                                        form.preheader.data)
     except DomainError as error:
         db.session.rollback()
         return jsonify(error=error.message), 400
@@ -75,7 +76,7 @@ def issue_autosave(issue_id: int):
     if not form.validate_on_submit():
         return _autosave_refused(form)
     try:
-        publishing.update_draft(issue, form.subject.data, form.body.data)
+        publishing.update_draft(issue, form.subject.data, form.body.data, form.preheader.data)
     except DomainError as error:
         db.session.rollback()
         return jsonify(error=error.message), 409
