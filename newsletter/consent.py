@@ -261,6 +261,15 @@ def send_confirmation(subscription: Subscription) -> bool:
     return True
 
 
+def restore_after_refusal(subscription: Subscription, reason: str) -> bool:
+    """Undo a bounce that was a refusal about the sender (feedback/restore.py decides when): confirmed again,
+    with the evidence it had; False if it changed meanwhile."""
+    if not _move(subscription, S.CONFIRMED):
+        return False
+    _record(subscription, "restored", reason, from_status=S.BOUNCED.value)
+    return True
+
+
 def record_event(subscription: Subscription, kind: str, reason: str | None = None) -> None:
     """Add a line to the subscription's history (a publisher's action on request, with its reason)."""
     _record(subscription, kind, reason)

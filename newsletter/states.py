@@ -55,7 +55,8 @@ TRANSITIONS: dict[type, dict[str, set[str]]] = {
         S.CONFIRMED: {S.CONFIRMED, S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED},
         # Leaving is final: the way back is subscribing again, which starts a new double opt-in.
         S.UNSUBSCRIBED: {S.UNSUBSCRIBED, S.PENDING},
-        S.BOUNCED: {S.BOUNCED, S.PENDING, S.COMPLAINED},
+        # Back to CONFIRMED only to undo a bounce that was a refusal about the sender (feedback/restore.py).
+        S.BOUNCED: {S.BOUNCED, S.PENDING, S.COMPLAINED, S.CONFIRMED},
         S.COMPLAINED: {S.COMPLAINED, S.PENDING},
     },
     IssueStatus: {

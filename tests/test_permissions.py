@@ -39,6 +39,10 @@ ROUTES = [
     ("GET", "/admin/users", None, None, ADMIN_ONLY),
     ("POST", "/admin/users", None, {"email": "new@example.org", "password": PASSWORD}, ADMIN_ONLY_POST),
     ("GET", "/admin/outbox", None, None, ADMIN_ONLY),
+    ("GET", "/admin/suppressed", None, None, ADMIN_ONLY),
+    ("POST", "/admin/suppressed/restore-all", None, {}, ADMIN_ONLY_POST),
+    ("POST", "/admin/suppressed/0/restore", None, {},  # nobody: tests/test_restore_suppressed.py restores real ones
+     {"anonymous": 302, "publisher_b": 404, "admin": 404, "publisher_a": 404}),
     ("GET", "/admin/outbox/{outbox_name}", None, None, ADMIN_ONLY),
     ("GET", "/admin/outbox/{outbox_name}/html", None, None, ADMIN_ONLY),
     ("GET", "/admin/n/{slug}", None, None, MINE),

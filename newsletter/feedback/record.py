@@ -10,7 +10,7 @@
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -99,9 +99,10 @@ def stop_all_mail(subscriber: Subscriber, reason: str, status: S) -> None:
     db.session.flush()
 
 
-def soft_bounced_deliveries(subscriber: Subscriber) -> int:
-    """Deliveries that soft-bounced within the window: several notices about one message count once."""
-    since = utcnow() - timedelta(days=current_app.config["SOFT_BOUNCE_WINDOW_DAYS"])
+def soft_bounced_deliveries(subscriber: Subscriber, since: datetime | None = None) -> int:
+    """Deliveries that soft-bounced within the window (or since `since`): several notices about one message
+    count once."""
+    since = since or utcnow() - timedelta(days=current_app.config["SOFT_BOUNCE_WINDOW_DAYS"])
     recent = (Feedback.subscriber_id == subscriber.id, Feedback.kind == SOFT_BOUNCE, Feedback.received_at >= since)
     per_delivery = db.session.scalar(select(func.count(func.distinct(Feedback.delivery_id))).where(*recent))
     # A verified webhook may name the reader without a delivery: each such notice counts on its own.

@@ -24,7 +24,7 @@ from .reasons import latest_comments, reason_counts
 KIND_FIELDS = {
     "subscribed": "requests", "resubscribed": "requests", "confirmed": "confirmations", "imported": "imported",
     "unsubscribed": "unsubscribes", "bounced": "bounces", "complained": "complaints", "paused": "pauses",
-    "erased": "erasures",
+    "erased": "erasures", "restored": "restored",
 }
 PAGE_SIZE = 100
 MAX_ID = 2**31 - 1
@@ -43,6 +43,7 @@ class Bucket:
     complaints: int = 0
     pauses: int = 0
     erasures: int = 0
+    restored: int = 0  # confirmed again by an admin: the bounce was a refusal about the sender
     confirmed: int = 0
 
 
@@ -171,5 +172,5 @@ def _timeline(newsletter_id: int, period: Period, confirmed_now: int) -> list[Bu
     level = confirmed_now
     for bucket in reversed(list(buckets.values())):
         bucket.confirmed = level
-        level -= bucket.confirmations + bucket.imported - lost[bucket.start]
+        level -= bucket.confirmations + bucket.imported + bucket.restored - lost[bucket.start]
     return list(buckets.values())

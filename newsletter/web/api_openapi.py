@@ -6,7 +6,7 @@ MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
 MAYBE_RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped", "unknown", "held")
 BUCKET_FIELDS = ("requests", "confirmations", "imported", "unsubscribes", "bounces", "complaints", "pauses",
-                 "erasures", "confirmed")
+                 "erasures", "restored", "confirmed")
 READER_FIELDS = ("pending", "confirmed", "unsubscribed", "bounced", "complained", "paused")
 REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto", "feedback_report", "none")
 BOUNCE_GROUPS = ("address", "reader", "sender", "unclear")
