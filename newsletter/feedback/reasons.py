@@ -97,8 +97,9 @@ BY_STATUS: dict[str, Reason] = {
     "7.28": R.SPAM_DETECTED, "7.29": R.AUTH_FAILURE, "7.30": R.POLICY,
 }
 # Codes that many servers use for several things (X.7.1 for blocklists and for unknown users, X.2.1 for a
-# disabled mailbox or an unknown one): the words decide when they are clear.
-AMBIGUOUS = {"1.0", "2.0", "2.1", "3.0", "4.0", "4.4", "5.0", "7.0", "7.1"}
+# disabled mailbox or an unknown one, X.2.3 for a full maildir as well as a message too large): the words
+# decide when they are clear.
+AMBIGUOUS = {"1.0", "2.0", "2.1", "2.3", "3.0", "4.0", "4.4", "5.0", "7.0", "7.1"}
 # When a status subject is known but the words say nothing: the subject's general meaning (RFC 3463 3).
 BY_SUBJECT: dict[str, Reason] = {
     "1": R.UNDETERMINED, "2": R.UNDETERMINED, "3": R.SYSTEM_ERROR, "4": R.NETWORK_ERROR,
@@ -125,7 +126,7 @@ WORDINGS: list[tuple[Reason, re.Pattern]] = [
                   r"|poor sending|suspicious due", re.I)),
     (R.RATE_LIMITED, rx(r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails)"
                        r"|throttl|slow down|sending rate|\brate of\b|temporarily deferred|too fast|exceeded .{0,30}rate"
-                       r"|mail flood|unexpected volume", re.I)),
+                       r"|mail flood|unexpected volume|sending (?:quota|limit)", re.I)),
     (R.RELAYING_DENIED, rx(r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not permitted to relay"
                           r"|unable to relay|we do not relay|relay not permitted|no relaying", re.I)),
     (R.SPAM_DETECTED, rx(r"\bspam\b|junk ?mail|unsolicited|bulk (?:e-?mail|mail)|spam-?like", re.I)),
@@ -137,7 +138,8 @@ WORDINGS: list[tuple[Reason, re.Pattern]] = [
     (R.MAILBOX_FULL, rx(r"over ?quota|quota (?:exceeded|full)|(?:exceeded|exceeds) (?:the |its |his |her )?"
                        r"(?:storage|quota|mailbox)|mail ?box (?:is )?full|full mail ?box|mailbox size limit"
                        r"|insufficient (?:system )?storage|out of (?:storage|disk)|disk quota|storage allocation"
-                       r"|is full\b|mailfolder is full|not enough space", re.I)),
+                       r"|is full\b|mailfolder is full|not (?:have )?enough (?:storage |disk )?space|disk ?space quota"
+                       r"|overdrawn", re.I)),
     (R.QUOTA, rx(r"exceeding (?:their|its|the) quota|quota violation|receiving mail (?:at|too)|too many (?:messages|mails) (?:for|to) (?:this|the) (?:user|recipient)"
                 r"|receiving too much", re.I)),
     (R.SUSPENDED, rx(r"(?:account|mailbox|address|user) (?:has been |is )?(?:disabled|suspended|inactive|deactivated"
@@ -163,11 +165,13 @@ WORDINGS: list[tuple[Reason, re.Pattern]] = [
                        r"|user (?:is )?not local|not our customer|no longer exists|address not present"
                        r"|(?:doesn't|does not) have an? [\w.-]{1,80} account|n'existe pas|existiert nicht"
                        r"|no existe|non esiste|unknown address|no such address|did not (?:exactly )?match"
-                       r"|no matches to nameserver query", re.I)),
+                       r"|no matches to nameserver query|address unknown|non-?existent (?:user|mailbox|recipient|address)"
+                       , re.I)),
     (R.EXPIRED, rx(r"not been collected|failed \d{1,4} attempts|retry (?:time|timeout)(?: not reached)?.{0,40}(?:exceeded|long)|(?:message|delivery) (?:has )?expired"
                   r"|delivery time expired|could not be delivered within|too long in (?:the )?queue|in the queue too long"
                   r"|message timed out|(?:i've|have) given up|giving up|retry limit|maximum time", re.I)),
-    (R.NETWORK_ERROR, rx(r"not found,? try again|connection (?:timed out|refused|reset|lost|closed)|timed? ?out|no route to host"
+    (R.NETWORK_ERROR, rx(r"not found,? try again|connection (?:was )?(?:timed out|refused|reset|lost|closed|dropped)"
+                        r"|timed? ?out|no route to host"
                         r"|network (?:is )?unreachable|could not connect|couldn't connect|unable to connect"
                         r"|temporary failure in name resolution|dns (?:error|failure|lookup)|lost connection"
                         r"|host (?:is )?(?:down|unreachable)|mx lookup", re.I)),

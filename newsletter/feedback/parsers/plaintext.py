@@ -20,9 +20,9 @@ _BOUNCE_SUBJECT = re.compile(
 )
 # Where the notice ends and the copy of our message begins (qmail, Exim, Sendmail, Postfix wordings).
 _COPY_START = re.compile(
-    r"^(?:-+ ?Below this line is a copy of the message|-+ This is a copy of the message"
+    r"^[ \t]*(?:-+ ?Below this line is a copy of the message|-+ This is a copy of the message"
     r"|-+ ?Original message|-+ The header of the original message|Original message headers:"
-    r"|-+ ?Returned message)",
+    r"|-+ ?Returned message|The first \d{1,4} lines of your original message follow)",
     re.IGNORECASE | re.MULTILINE,
 )
 # Bounded repeats (RFC 5321 4.5.3.1 lengths) keep these linear on hostile text.

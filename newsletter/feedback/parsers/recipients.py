@@ -3,7 +3,7 @@ then, for the layouts they do not know, the first address of the notice that is 
 
 flufl.bounce knows the layouts of some twenty MTAs and providers (Exchange, GroupWise, Yahoo, Netscape,
 SMTP32, Sina, "simple" notices...) and tells a warning from a failure; the scan alone takes the first
-address it meets. bench/bounce_recipients.py measures both, and both together, on tests/corpus/bounces/.
+address it meets. bench/bounces.py measures each alone, and both together, on tests/corpus/bounces/.
 """
 
 import logging
