@@ -5,5 +5,8 @@
 - `listener.py` (SMTP/LMTP, `flask bounces serve`), `imap.py` (`flask bounces poll`) and `webhooks.py`
   (signature checks' stores: replayed tokens, SNS certificates) receive it;
 - `inbound.py` hands each inbound message to the parsers, `record.py` stores the events and applies
-  their consequences to readers.
+  their consequences to readers (a refusal about the sender also counts toward holding its domain's part of
+  a send: `sending/holds.py`);
+- `restore.py` lists the readers a refusal about the sender suppressed before bounces were read by reason,
+  and puts back what it took when an admin decides.
 """
