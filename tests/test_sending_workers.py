@@ -151,7 +151,10 @@ def test_two_workers_in_parallel_never_send_one_delivery_twice(make_app, smtp):
 
 
 def test_celery_workers_on_redis_send_every_reader_once(make_app, smtp, redis_url, tmp_path):
-    broker = redis_url.rsplit("/", 1)[0] + "/14"
+    # The broker gets the database just below the test one (14 beside the default 15), so that suites run side by
+    # side with their own TEST_REDIS_URL never share a broker.
+    base, number = redis_url.rsplit("/", 1)
+    broker = f"{base}/{int(number) - 1}"
     import redis
 
     redis.Redis.from_url(broker).flushdb()
