@@ -32,7 +32,7 @@ from .models import (
 from .sending.system_mail import forget_system_mails, queue_raw_mail
 from .stats.attribution import issue_behind_unsubscribe
 from .states import SubscriptionStatus as S
-from .states import check_transition
+from .transitions import move_record
 
 MAX_NAME_LENGTH = 200
 MAX_REASON_LENGTH = 500
@@ -322,17 +322,7 @@ def _store_wording(wording: str) -> str:
 
 def _move(subscription: Subscription, new: S, **values) -> bool:
     """Change status through the transition table, as a conditional update: of two racing requests one wins."""
-    old = subscription.status
-    check_transition(S, old, new)
-    db.session.flush()
-    result = db.session.execute(
-        update(Subscription)
-        .where(Subscription.id == subscription.id, Subscription.status == old)
-        .values(status=new, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(subscription)
-    return result.rowcount == 1
+    return move_record(subscription, new, updated_at=utcnow(), **values)
 
 
 def _take_confirmation_slot(subscription: Subscription) -> bool:

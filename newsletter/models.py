@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .states import DeliveryStatus, HoldStatus, IssueStatus, SubscriptionStatus
+from .states import DeliveryStatus, HoldStatus, IssueStatus, SubscriptionStatus, SystemMailStatus
 
 LANGUAGES = ("en", "fr")
 CADENCES = {"weekly": 7, "fortnightly": 14, "monthly": 30, "quarterly": 91, "irregular": 0}
@@ -302,7 +302,7 @@ class SystemMail(db.Model):
     recipient: Mapped[str] = mapped_column(String(254))
     envelope_from: Mapped[str] = mapped_column(String(254))
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=SystemMailStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(String(1000))

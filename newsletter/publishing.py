@@ -24,9 +24,11 @@ from .mail.system import return_path
 from .models import Issue, Newsletter, User, utcnow
 from .sending.ledger import counts_by_status
 from .sending.recipients import count_recipients
+from .sending.start import start_issue
 from .sending.system_mail import queue_raw_mail
 from .states import DeliveryStatus, IssueStatus
 from .states import check_transition
+from .transitions import initial, move_record
 
 MAX_SUBJECT_LENGTH = 300  # the column; the check warns well before (78)
 MAX_PREHEADER_LENGTH = 200  # the column; inboxes show 40 to 140 characters of it
@@ -157,7 +159,7 @@ def clean_preheader(preheader: str | None) -> str:
 def create_issue(newsletter: Newsletter, author: User | None, subject: str, body: str, preheader: str = "") -> Issue:
     """A new draft; InvalidInput for a subject with line breaks or an oversized body."""
     issue = Issue(newsletter=newsletter, created_by=author, subject=clean_subject(subject),
-                  body_markdown=clean_body(body), preheader=clean_preheader(preheader), status=IssueStatus.DRAFT)
+                  body_markdown=clean_body(body), preheader=clean_preheader(preheader), status=initial(IssueStatus.DRAFT))
     db.session.add(issue)
     db.session.flush()
     return issue
@@ -176,12 +178,7 @@ def update_draft(issue: Issue, subject: str, body: str, preheader: str = "") -> 
 
 def discard(issue: Issue) -> Issue:
     """Put a draft (or a scheduled issue) aside; `restore` brings it back for RESTORE_WINDOW."""
-    check_transition(IssueStatus, issue.status, IssueStatus.DISCARDED)
-    issue.status = IssueStatus.DISCARDED
-    issue.discarded_at = utcnow()
-    issue.scheduled_at = None
-    db.session.flush()
-    return issue
+    return _move(issue, IssueStatus.DISCARDED, discarded_at=utcnow(), scheduled_at=None)
 
 
 def restore(issue: Issue, now: datetime | None = None) -> Issue:
@@ -189,11 +186,7 @@ def restore(issue: Issue, now: datetime | None = None) -> Issue:
     _require(issue, IssueStatus.DISCARDED)
     if issue.discarded_at is None or issue.discarded_at <= (now or utcnow()) - RESTORE_WINDOW:
         raise Refused(_("This issue was discarded more than 30 days ago and cannot be restored."))
-    check_transition(IssueStatus, issue.status, IssueStatus.DRAFT)
-    issue.status = IssueStatus.DRAFT
-    issue.discarded_at = None
-    db.session.flush()
-    return issue
+    return _move(issue, IssueStatus.DRAFT, discarded_at=None)
 
 
 # --- preview and test ------------------------------------------------------------------------------------
@@ -253,32 +246,25 @@ def schedule(issue: Issue, when: datetime, now: datetime | None = None, accept_w
         raise InvalidInput(_("Choose a time within the coming year."))
     refuse_unless_sendable(issue, when, accept_warnings)
     sending_domains.refuse_unless_authenticated(issue.newsletter)
-    check_transition(IssueStatus, issue.status, IssueStatus.SCHEDULED)
-    issue.status = IssueStatus.SCHEDULED
-    issue.scheduled_at = when
-    db.session.flush()
-    return issue
+    return _move(issue, IssueStatus.SCHEDULED, scheduled_at=when)
 
 
 def unschedule(issue: Issue) -> Issue:
     """Back to draft, to edit it or to keep it for later."""
     _require(issue, IssueStatus.SCHEDULED)
-    check_transition(IssueStatus, issue.status, IssueStatus.DRAFT)
-    issue.status = IssueStatus.DRAFT
-    issue.scheduled_at = None
-    db.session.flush()
-    return issue
+    return _move(issue, IssueStatus.DRAFT, scheduled_at=None)
 
 
 def start_sending(issue: Issue, accept_warnings: bool = True) -> Issue:
-    """Send now (also used when a scheduled time comes): the check must pass; the sender does the rest."""
+    """Send now: the check must pass; then the start a scheduled issue also takes when its time comes
+    (sending.start.start_issue); the sender does the rest."""
     refuse_unless_sendable(issue, accept_warnings=accept_warnings)
     sending_domains.refuse_unless_authenticated(issue.newsletter)
-    _move(issue, IssueStatus.SENDING)
-    issue.started_at = utcnow()
-    issue.planned = count_recipients(issue.newsletter_id, issue.started_at)
+    check_transition(IssueStatus, issue.status, IssueStatus.SENDING)
     db.session.flush()
-    return issue
+    started = start_issue(issue.id, utcnow(), from_=[issue.status])
+    db.session.refresh(issue)
+    return _moved(issue, started)
 
 
 def pause(issue: Issue) -> Issue:
@@ -291,17 +277,13 @@ def resume(issue: Issue) -> Issue:
     """Carry on a paused send with the readers it has not reached yet."""
     # Only from PAUSED: the table also lets a draft become SENDING, but that way is start_sending (checked).
     _require(issue, IssueStatus.PAUSED)
-    issue.stop_reason = None
-    return _move(issue, IssueStatus.SENDING)
+    return _move(issue, IssueStatus.SENDING, stop_reason=None)
 
 
 def cancel(issue: Issue) -> Issue:
     """Stop for good: a draft is discarded, a send ends where it is."""
-    _move(issue, IssueStatus.CANCELLED)
-    issue.stop_reason = issue.stop_reason or "Cancelled by the publisher."
-    issue.finished_at = issue.finished_at or (utcnow() if issue.started_at else None)
-    db.session.flush()
-    return issue
+    return _move(issue, IssueStatus.CANCELLED, stop_reason=issue.stop_reason or "Cancelled by the publisher.",
+                 finished_at=issue.finished_at or (utcnow() if issue.started_at else None))
 
 
 def _require(issue: Issue, status: IssueStatus) -> None:
@@ -309,10 +291,14 @@ def _require(issue: Issue, status: IssueStatus) -> None:
         raise Refused(_("This cannot be done to an issue that is %(status)s.", status=issue.status))
 
 
-def _move(issue: Issue, new: IssueStatus) -> Issue:
-    check_transition(IssueStatus, issue.status, new)
-    issue.status = new
-    db.session.flush()
+def _move(issue: Issue, new: IssueStatus, **values) -> Issue:
+    """Through the transition table (Refused if it forbids the move), as a conditional update."""
+    return _moved(issue, move_record(issue, new, **values))
+
+
+def _moved(issue: Issue, moved: bool) -> Issue:
+    if not moved:  # another request or the sender changed the issue first (it is refreshed: say what it is now)
+        raise Refused(_("This cannot be done to an issue that is %(status)s.", status=issue.status))
     db.session.info["wake_sender"] = True  # the sender looks at issues after the caller commits
     return issue
 

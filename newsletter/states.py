@@ -1,7 +1,8 @@
 """Named statuses and the one table of allowed transitions for each kind of record.
 
-A status changes only through `check_transition`, so a rule like "an unsubscribed reader is never made
-confirmed except by confirming again" lives here and nowhere else.
+A status is written only by `newsletter/transitions.py`, which checks every change against TRANSITIONS (and
+every new row's first status against INITIAL), so a rule like "an unsubscribed reader is never made confirmed
+except by confirming again" lives here and nowhere else.
 """
 
 from enum import StrEnum
@@ -46,7 +47,15 @@ class HoldStatus(StrEnum):
     GIVEN_UP = "given_up"  # the publisher gave the domain up for this issue: its messages are skipped
 
 
-S, I, D, H = SubscriptionStatus, IssueStatus, DeliveryStatus, HoldStatus
+class SystemMailStatus(StrEnum):
+    """A queued system mail (confirmation, welcome, a publisher's test): sending/system_mail.py."""
+
+    QUEUED = "queued"  # waits for its next attempt (sent rows are deleted: nothing to keep)
+    SENDING = "sending"  # claimed by a runner; claimed again if that runner vanished (stale lease)
+    FAILED = "failed"  # refused for good, or too many attempts
+
+
+S, I, D, H, M = SubscriptionStatus, IssueStatus, DeliveryStatus, HoldStatus, SystemMailStatus
 
 TRANSITIONS: dict[type, dict[str, set[str]]] = {
     SubscriptionStatus: {
@@ -85,7 +94,28 @@ TRANSITIONS: dict[type, dict[str, set[str]]] = {
         H.RETRIED: {H.HELD},
         H.GIVEN_UP: set(),
     },
+    SystemMailStatus: {
+        M.QUEUED: {M.SENDING},
+        # SENDING again: a runner takes over a claim whose runner vanished; QUEUED: deferred after a failure.
+        M.SENDING: {M.SENDING, M.QUEUED, M.FAILED},
+        M.FAILED: set(),
+    },
 }
+
+# The status a new row may be written with. A subscription starts CONFIRMED only when an import carries the
+# proof of a confirmed opt-in (importer/batch.py); every other starts PENDING.
+INITIAL: dict[type, set[str]] = {
+    SubscriptionStatus: {S.PENDING, S.CONFIRMED},
+    IssueStatus: {I.DRAFT},
+    DeliveryStatus: {D.QUEUED},
+    HoldStatus: {H.HELD},
+    SystemMailStatus: {M.QUEUED},
+}
+
+
+def sources(new: StrEnum) -> set[str]:
+    """Every status from which a record may move to `new` (`new` itself left out: that is no move)."""
+    return {old for old, targets in TRANSITIONS[type(new)].items() if new in targets and old != new}
 
 
 def can_transition(kind: type, old: str, new: str) -> bool:

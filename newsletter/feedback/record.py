@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from .. import consent, suppression
 from ..addresses import mail_domain, normalise_address
@@ -24,6 +24,7 @@ from ..models import Delivery, Feedback, Issue, Subscriber, Subscription, Subscr
 from ..states import DeliveryStatus as D
 from ..states import SubscriptionStatus as S
 from ..states import can_transition
+from ..transitions import move, move_record
 from .parsers import COMPLAINT, HARD_BOUNCE, OPT_OUT, REFUSAL, REPLY, SOFT_BOUNCE, FeedbackEvent
 from .reasons import find_enhanced_status
 
@@ -92,8 +93,8 @@ def stop_all_mail(subscriber: Subscriber, reason: str, status: S) -> None:
     """Suppress the address instance-wide and move each live subscription to BOUNCED or COMPLAINED."""
     suppression.suppress(subscriber.email_hmac, reason)
     for subscription in subscriber.subscriptions:
-        if subscription.status != status and can_transition(S, subscription.status, status):
-            left, subscription.status = subscription.status, status
+        left = subscription.status
+        if left != status and can_transition(S, left, status) and move_record(subscription, status):
             db.session.add(SubscriptionEvent(newsletter_id=subscription.newsletter_id, subscription_id=subscription.id,
                                              kind=status.value, reason=reason, from_status=left))
     db.session.flush()
@@ -112,9 +113,7 @@ def soft_bounced_deliveries(subscriber: Subscriber, since: datetime | None = Non
 
 def _mark_delivery_bounced(delivery: Delivery) -> None:
     # Only a bounce about the address turns a sent message into a bounced one; the others are counted.
-    if delivery.status in (D.SENT, D.UNKNOWN):
-        db.session.execute(update(Delivery).where(Delivery.id == delivery.id)
-                           .values(status=D.BOUNCED.value, updated_at=utcnow()))
+    move(Delivery, D.BOUNCED, Delivery.id == delivery.id, updated_at=utcnow())  # from SENT or UNKNOWN only
 
 
 def _delivery_of(event: FeedbackEvent) -> Delivery | None:

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, insert, literal, select, update
 from ..extensions import db
 from ..models import Subscriber, Subscription, SubscriptionEvent
 from ..states import SubscriptionStatus as S
+from ..transitions import initial, move
 from . import known
 from .bulk import BulkInsert, insert_ignoring_conflicts, new_nonces
 from .report import ImportReport
@@ -33,7 +34,7 @@ class BatchWriter:
             token_nonce=bindparam("token_nonce"), created_at=now,
         ), dialect)
         self._subscriptions = BulkInsert(insert_ignoring_conflicts(Subscription).inline().values(
-            newsletter_id=newsletter_id, subscriber_id=bindparam("subscriber_id"), status=S.CONFIRMED.value,
+            newsletter_id=newsletter_id, subscriber_id=bindparam("subscriber_id"), status=initial(S.CONFIRMED),
             token_nonce=bindparam("token_nonce"), consent_at=bindparam("consent_at"),
             consent_ip=bindparam("consent_ip"), consent_source=bindparam("consent_source"),
             confirmed_at=bindparam("confirmed_at"), confirm_ip=bindparam("confirm_ip"),
@@ -95,16 +96,11 @@ class BatchWriter:
         # One conditional UPDATE per row (few people are both pending and in a file): whoever unsubscribes at the
         # same moment stays unsubscribed.
         for row in rows:
-            db.session.execute(
-                update(Subscription)
-                .where(Subscription.id == facts.subscriptions[subscriber_ids[row.email]].id,
-                       Subscription.status == S.PENDING, Subscription.unsubscribed_at.is_(None))
-                .values(status=S.CONFIRMED, consent_wording_sha256=None, consent_at=row.consent_at,
-                        consent_ip=row.consent_ip, consent_source=row.consent_source,
-                        confirmed_at=row.confirmed_at, confirm_ip=row.confirm_ip, imported_from=self.file_name,
-                        imported_at=self.now, updated_at=self.now)
-                .execution_options(synchronize_session=False)
-            )
+            move(Subscription, S.CONFIRMED, Subscription.id == facts.subscriptions[subscriber_ids[row.email]].id,
+                 Subscription.unsubscribed_at.is_(None), from_=[S.PENDING], consent_wording_sha256=None,
+                 consent_at=row.consent_at, consent_ip=row.consent_ip, consent_source=row.consent_source,
+                 confirmed_at=row.confirmed_at, confirm_ip=row.confirm_ip, imported_from=self.file_name,
+                 imported_at=self.now, updated_at=self.now)
 
     def _record_imported(self, subscriber_ids: list[int]) -> int:
         """One 'imported' event per subscription this batch wrote (marked with this import's time); how many."""

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..addresses import mail_domain
@@ -30,6 +30,7 @@ from ..models import Delivery, Feedback, Issue, SendHold, Subscriber, User, utcn
 from ..states import DeliveryStatus as D
 from ..states import HoldStatus as H
 from ..states import IssueStatus, check_transition
+from ..transitions import initial, move, move_record
 
 log = logging.getLogger(__name__)
 HELD_NOTE = "held: {domain} refused this issue because of the sender; waiting for the publisher's decision"
@@ -108,13 +109,12 @@ def hold_domain(issue_id: int, domain: str, reason: str, example: str, refusals:
     """Record the hold (a retried domain is held again), then set the domain's queued messages aside. Flushes."""
     now = utcnow()
     insert = (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(SendHold)
-    values = dict(status=H.HELD.value, reason=reason[:24], refusals=refusals, example=example[:1000], held_at=now)
-    db.session.execute(insert.values(issue_id=issue_id, domain=domain, **values)
+    values = dict(reason=reason[:24], refusals=refusals, example=example[:1000], held_at=now)
+    db.session.execute(insert.values(issue_id=issue_id, domain=domain, status=initial(H.HELD), **values)
                        .on_conflict_do_nothing(index_elements=["issue_id", "domain"]))
-    db.session.execute(update(SendHold).where(SendHold.issue_id == issue_id, SendHold.domain == domain,
-                                              SendHold.status == H.RETRIED.value)
-                       .values(decided_at=None, decided_by_id=None, **values))
-    moved = _move(issue_id, domain, D.QUEUED, status=D.HELD.value, smtp_reply=HELD_NOTE.format(domain=domain))
+    move(SendHold, H.HELD, SendHold.issue_id == issue_id, SendHold.domain == domain, from_=[H.RETRIED],
+         decided_at=None, decided_by_id=None, **values)
+    moved = _move(issue_id, domain, D.QUEUED, D.HELD, smtp_reply=HELD_NOTE.format(domain=domain))
     log.warning("issue %s: %s refused %s messages because of the sender (%s); %s more held",
                 issue_id, domain, refusals, reason, moved)
 
@@ -127,12 +127,10 @@ def holding(issue_id: int) -> bool:
 
 def settle(issue_id: int) -> None:
     """At the end of a send with no domain held: what is still HELD was refused, and fails. Flushes."""
-    db.session.execute(
-        update(Delivery).where(Delivery.issue_id == issue_id, Delivery.status == D.HELD.value)
-        .values(status=case((Delivery.smtp_code.is_(None), D.SKIPPED.value), else_=D.FAILED.value),
-                lease_until=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    now = utcnow()
+    move(Delivery, D.SKIPPED, Delivery.issue_id == issue_id, Delivery.smtp_code.is_(None), from_=[D.HELD],
+         lease_until=None, updated_at=now)  # never handed over: the domain was refused for the others
+    move(Delivery, D.FAILED, Delivery.issue_id == issue_id, from_=[D.HELD], lease_until=None, updated_at=now)
 
 
 def holds_of(issue_id: int) -> list[tuple[SendHold, int]]:
@@ -149,9 +147,9 @@ def holds_of(issue_id: int) -> list[tuple[SendHold, int]]:
 def retry_domain(issue: Issue, hold_id: int, user: User) -> int:
     """The publisher fixed the cause: the domain's held messages are queued again. Returns how many. Flushes."""
     hold = _decidable(issue, hold_id, H.RETRIED)
-    hold.status, hold.decided_at, hold.decided_by_id = H.RETRIED.value, utcnow(), user.id
-    moved = _move(issue.id, hold.domain, D.HELD, status=D.QUEUED.value, next_attempt_at=utcnow(),
-                  lease_owner=None, lease_until=None)
+    move_record(hold, H.RETRIED, decided_at=utcnow(), decided_by_id=user.id)
+    moved = _move(issue.id, hold.domain, D.HELD, D.QUEUED, next_attempt_at=utcnow(), lease_owner=None,
+                  lease_until=None)
     db.session.info["wake_sender"] = True  # the sender looks at the issue again after the caller commits
     return moved
 
@@ -159,10 +157,10 @@ def retry_domain(issue: Issue, hold_id: int, user: User) -> int:
 def give_up_domain(issue: Issue, hold_id: int, user: User) -> int:
     """The publisher gives the domain up for this issue: its held messages will not go. Returns how many."""
     hold = _decidable(issue, hold_id, H.GIVEN_UP)
-    hold.status, hold.decided_at, hold.decided_by_id = H.GIVEN_UP.value, utcnow(), user.id
-    never_tried = _move(issue.id, hold.domain, D.HELD, Delivery.smtp_code.is_(None), status=D.SKIPPED.value,
+    move_record(hold, H.GIVEN_UP, decided_at=utcnow(), decided_by_id=user.id)
+    never_tried = _move(issue.id, hold.domain, D.HELD, D.SKIPPED, Delivery.smtp_code.is_(None),
                         smtp_reply=GIVEN_UP_NOTE.format(domain=hold.domain))
-    refused = _move(issue.id, hold.domain, D.HELD, status=D.FAILED.value)
+    refused = _move(issue.id, hold.domain, D.HELD, D.FAILED)
     db.session.info["wake_sender"] = True  # the issue may be finished now
     return never_tried + refused
 
@@ -178,16 +176,11 @@ def _decidable(issue: Issue, hold_id: int, new: H) -> SendHold:
     return hold
 
 
-def _move(issue_id: int, domain: str, old: D, *where, **values) -> int:
-    """Deliveries of the issue to one domain, from status `old` to the given values (a few per domain and
-    action, so the address is matched by its ending). Flushes; returns how many moved."""
+def _move(issue_id: int, domain: str, old: D, new: D, *where, **values) -> int:
+    """Deliveries of the issue to one domain, from status `old` to `new` (a few per domain and action, so the
+    address is matched by its ending). Flushes; returns how many moved."""
     readers = select(Subscriber.id).where(Subscriber.email.endswith("@" + domain, autoescape=True))
-    result = db.session.execute(
-        update(Delivery)
-        .where(Delivery.issue_id == issue_id, Delivery.status == old.value, Delivery.subscriber_id.in_(readers),
-               *where)
-        .values(updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
+    moved = move(Delivery, new, Delivery.issue_id == issue_id, Delivery.subscriber_id.in_(readers), *where,
+                 from_=[old], updated_at=utcnow(), **values)
     db.session.flush()
-    return result.rowcount
+    return moved

@@ -36,6 +36,7 @@ from ..extensions import db
 from ..models import Delivery, Issue, Subscriber, Subscription, UTCDateTime, utcnow
 from ..states import DeliveryStatus as D
 from ..states import IssueStatus
+from ..transitions import initial, move, transition
 from .recipients import next_recipients, receives_mail
 
 
@@ -69,7 +70,7 @@ def enqueue_page(issue_id: int, size: int) -> int | None:
     page = next_recipients(issue.newsletter_id, issue.enqueue_cursor, now, size).subquery()
     count, last_id = db.session.execute(select(func.count(), func.max(page.c.id))).one()
     if count:
-        rows = select(literal(issue_id), page.c.id, page.c.subscriber_id, literal(D.QUEUED.value), literal(0),
+        rows = select(literal(issue_id), page.c.id, page.c.subscriber_id, literal(initial(D.QUEUED)), literal(0),
                       literal(now, UTCDateTime()), literal(now, UTCDateTime())).where(page.c.id <= last_id)
         insert = (postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert)(Delivery)
         db.session.execute(
@@ -157,16 +158,11 @@ def recover_stale(now: datetime, grace: timedelta) -> int:
     # every past issue would otherwise be read on each pass.
     unsettled = select(Issue.id).where(Issue.status.in_([IssueStatus.SENDING.value, IssueStatus.PAUSED.value,
                                                           IssueStatus.CANCELLED.value]))
-    result = db.session.execute(
-        update(Delivery)
-        .where(Delivery.issue_id.in_(unsettled.scalar_subquery()), Delivery.status == D.SENDING.value,
-               Delivery.lease_until < now - grace)
-        .values(status=D.UNKNOWN.value, lease_until=None, updated_at=now,
-                smtp_reply="the sender stopped while this message was being handed over; not resent")
-        .execution_options(synchronize_session=False)
-    )
+    moved = move(Delivery, D.UNKNOWN, Delivery.issue_id.in_(unsettled.scalar_subquery()),
+                 Delivery.lease_until < now - grace, from_=[D.SENDING], lease_until=None, updated_at=now,
+                 smtp_reply="the sender stopped while this message was being handed over; not resent")
     db.session.commit()
-    return result.rowcount
+    return moved
 
 
 def release(delivery_ids: list[int], owner: str) -> None:
@@ -273,11 +269,11 @@ class HotLedger:
 
     def finish(self, delivery_id: int, status: D, code: int | None, reply: str,
                retry_at: datetime | None = None, count_attempt: bool = True) -> None:
-        """Record a failure, a retry (back to QUEUED at retry_at) or an UNKNOWN, for a SENDING row."""
+        """Record a failure, a retry (back to QUEUED at retry_at), an UNKNOWN or a HELD, for a SENDING row."""
         now = utcnow()
         with self._transaction():
             self._write_sent()
-            self._run("finish", delivery_id=delivery_id, now=now, status=status.value, code=code,
+            self._run(f"finish_{status.value}", delivery_id=delivery_id, now=now, code=code,
                       reply=reply[:1000], retry_at=retry_at or now, uncount=0 if count_attempt else 1,
                       keep_lease=status != D.QUEUED)
 
@@ -361,34 +357,40 @@ def _build_statements(dialect) -> dict:
     eligible = and_(receives_mail(Delivery.subscription_id, now), _issue_is_sending())
     ineligible = and_(~receives_mail(Delivery.subscription_id, now), _issue_is_sending())
     left = "not sent: the reader left, paused or was suppressed before their turn"
-    start = (update(Delivery).where(_among(dialect, "ids"), Delivery.status == D.QUEUED.value, ours, eligible)
-             .values(status=D.SENDING.value, attempts=Delivery.attempts + 1, updated_at=now)
+    # Each mark is a statement of the transition table (transitions.transition), built once: the status
+    # written and the status it is written over are the table's, and the prepared path only runs them.
+    start = (transition(Delivery, D.SENDING, _among(dialect, "ids"), ours, eligible, from_=[D.QUEUED],
+                        attempts=Delivery.attempts + 1, updated_at=now)
              .returning(Delivery.id, Delivery.status))
-    skip = (update(Delivery).where(_among(dialect, "ids"), Delivery.status == D.QUEUED.value, ours, ineligible)
-            .values(status=D.SKIPPED.value, lease_until=None, updated_at=now, smtp_reply=left)
+    skip = (transition(Delivery, D.SKIPPED, _among(dialect, "ids"), ours, ineligible, from_=[D.QUEUED],
+                       lease_until=None, updated_at=now, smtp_reply=left)
             .returning(Delivery.id, Delivery.status))
 
     def sent(ids: str):
-        return (update(Delivery).where(_among(dialect, ids), Delivery.status == D.SENDING.value, ours)
-                .values(status=D.SENT.value, sent_at=now, smtp_code=250, lease_until=None, updated_at=now))
+        return transition(Delivery, D.SENT, _among(dialect, ids), ours, from_=[D.SENDING], sent_at=now,
+                          smtp_code=250, lease_until=None, updated_at=now)
+
+    def finish(status: D):
+        # One statement per outcome, so that each is checked against the table (the SQL is the same but for
+        # the status written).
+        return transition(Delivery, status, this_one, ours, from_=[D.SENDING], smtp_code=bindparam("code"),
+                          smtp_reply=bindparam("reply"), updated_at=now,
+                          next_attempt_at=bindparam("retry_at", type_=UTCDateTime()),
+                          attempts=Delivery.attempts - bindparam("uncount", type_=Integer()),
+                          lease_until=case((bindparam("keep_lease", type_=Boolean()), Delivery.lease_until),
+                                           else_=None))
 
     statements = dict(
         start=start,
         skip=skip,
         sent=sent("ids"),
         due=select(Delivery.id).where(this_one, eligible),
-        drop=(update(Delivery).where(this_one, Delivery.status == D.SENDING.value, ours, ineligible)
-              .values(status=D.SKIPPED.value, attempts=Delivery.attempts - 1, lease_until=None, updated_at=now,
-                      smtp_reply=left)
+        drop=(transition(Delivery, D.SKIPPED, this_one, ours, ineligible, from_=[D.SENDING],
+                         attempts=Delivery.attempts - 1, lease_until=None, updated_at=now, smtp_reply=left)
               .returning(Delivery.id)),
-        abandon=(update(Delivery).where(_among(dialect, "ids"), Delivery.status == D.SENDING.value, ours)
-                 .values(status=D.QUEUED.value, attempts=Delivery.attempts - 1, updated_at=now)),
-        finish=(update(Delivery).where(this_one, Delivery.status == D.SENDING.value, ours)
-                .values(status=bindparam("status"), smtp_code=bindparam("code"), smtp_reply=bindparam("reply"),
-                        updated_at=now, next_attempt_at=bindparam("retry_at", type_=UTCDateTime()),
-                        attempts=Delivery.attempts - bindparam("uncount", type_=Integer()),
-                        lease_until=case((bindparam("keep_lease", type_=Boolean()), Delivery.lease_until),
-                                         else_=None))),
+        abandon=transition(Delivery, D.QUEUED, _among(dialect, "ids"), ours, from_=[D.SENDING],
+                           attempts=Delivery.attempts - 1, updated_at=now),
+        **{f"finish_{status.value}": finish(status) for status in (D.FAILED, D.QUEUED, D.UNKNOWN, D.HELD, D.SKIPPED)},
     )
     if dialect.name == "postgresql":
         # One round trip and one transaction per window: the previous window's SENT marks, then this one's

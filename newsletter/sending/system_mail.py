@@ -8,12 +8,14 @@ issue (already bytes) takes the same queue.
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 
 from ..extensions import db, mail
 from ..models import SystemMail, utcnow
 from ..mail.connection import Connection, StoredMessage
 from ..mail.transport import DeliveryError, ServerUnavailable
+from ..states import SystemMailStatus as M
+from ..transitions import move, move_record
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -77,8 +79,8 @@ def _due_ids(limit: int) -> list[int]:
         select(SystemMail.id)
         .where(
             or_(
-                (SystemMail.status == "queued") & (SystemMail.next_attempt_at <= now),
-                (SystemMail.status == "sending") & (SystemMail.next_attempt_at <= stale),
+                (SystemMail.status == M.QUEUED.value) & (SystemMail.next_attempt_at <= now),
+                (SystemMail.status == M.SENDING.value) & (SystemMail.next_attempt_at <= stale),
             )
         )
         .order_by(SystemMail.id)
@@ -91,19 +93,13 @@ def _due_ids(limit: int) -> list[int]:
 def _claim(mail_id: int) -> bool:
     # A conditional update: of several runners, exactly one sees rowcount 1.
     now = utcnow()
-    result = db.session.execute(
-        update(SystemMail)
-        .where(SystemMail.id == mail_id)
-        .where(
-            or_(
-                (SystemMail.status == "queued") & (SystemMail.next_attempt_at <= now),
-                (SystemMail.status == "sending") & (SystemMail.next_attempt_at <= now - CLAIM_LEASE),
-            )
-        )
-        .values(status="sending", next_attempt_at=now, attempts=SystemMail.attempts + 1)
-    )
+    # A SENDING row is claimed again only when its runner's lease is over (the runner vanished).
+    moved = move(SystemMail, M.SENDING, SystemMail.id == mail_id, or_(
+        (SystemMail.status == M.QUEUED.value) & (SystemMail.next_attempt_at <= now),
+        (SystemMail.status == M.SENDING.value) & (SystemMail.next_attempt_at <= now - CLAIM_LEASE),
+    ), from_=[M.QUEUED, M.SENDING], next_attempt_at=now, attempts=SystemMail.attempts + 1)
     db.session.commit()
-    return result.rowcount == 1
+    return moved == 1
 
 
 def _record_failure(mail: SystemMail, exc: DeliveryError) -> None:
@@ -111,11 +107,10 @@ def _record_failure(mail: SystemMail, exc: DeliveryError) -> None:
     # The reply code only: a relay's words often quote the recipient's address, which logs must not hold.
     said = {"reply_code": exc.code} if exc.code else {"reason": exc.reply}
     if exc.permanent or mail.attempts >= MAX_ATTEMPTS:
-        mail.status = "failed"
+        move_record(mail, M.FAILED)
         log.warning("system mail failed for good", extra=_fields("system_mail_failed", mail) | said)
         return
-    mail.status = "queued"
-    mail.next_attempt_at = utcnow() + timedelta(seconds=min(3600, 15 * 2 ** mail.attempts))
+    move_record(mail, M.QUEUED, next_attempt_at=utcnow() + timedelta(seconds=min(3600, 15 * 2 ** mail.attempts)))
     log.info("system mail deferred", extra=_fields("system_mail_deferred", mail) | said)
 
 

@@ -24,6 +24,7 @@ from ..models import Delivery, Issue, utcnow
 from ..states import DeliveryStatus as D
 from ..states import IssueStatus as I
 from ..stats.issues import settle
+from ..transitions import move
 from . import holds
 from .deliver import BatchOutcome, Policy, deliver_batch
 from .ledger import (
@@ -37,7 +38,7 @@ from .ledger import (
     unfinished,
 )
 from .rate import make_pacer
-from .recipients import count_recipients
+from .start import start_issue
 
 log = logging.getLogger(__name__)
 ENQUEUE_PAGE = 2000
@@ -181,20 +182,12 @@ def sending_issue_ids(only_issue: int | None = None) -> list[int]:
 
 
 def start_due_issues(now) -> int:
-    """Scheduled issues whose time has come start sending (a conditional update: one runner wins each)."""
-    due = db.session.execute(
-        select(Issue.id, Issue.newsletter_id).where(Issue.status == I.SCHEDULED.value, Issue.scheduled_at <= now)
+    """Scheduled issues whose time has come start sending, through the same start as "send now" (their checks
+    ran when they were scheduled); of several runners, one starts each."""
+    due = db.session.scalars(
+        select(Issue.id).where(Issue.status == I.SCHEDULED.value, Issue.scheduled_at <= now)
     ).all()
-    started = 0
-    for issue_id, newsletter_id in due:
-        result = db.session.execute(
-            update(Issue)
-            .where(Issue.id == issue_id, Issue.status == I.SCHEDULED.value)
-            .values(status=I.SENDING.value, started_at=now, updated_at=now,
-                    planned=count_recipients(newsletter_id, now))
-            .execution_options(synchronize_session=False)
-        )
-        started += result.rowcount
+    started = sum(start_issue(issue_id, now, from_=[I.SCHEDULED]) for issue_id in due)
     db.session.commit()
     return started
 
@@ -202,12 +195,8 @@ def start_due_issues(now) -> int:
 def settle_cancelled() -> None:
     """Deliveries still queued (or held for their domain) for a cancelled issue will not go out."""
     cancelled = select(Issue.id).where(Issue.status == I.CANCELLED.value).scalar_subquery()
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.issue_id.in_(cancelled), Delivery.status.in_([D.QUEUED.value, D.HELD.value]))
-        .values(status=D.SKIPPED.value, smtp_reply="not sent: the issue was cancelled", lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
+    move(Delivery, D.SKIPPED, Delivery.issue_id.in_(cancelled), from_=[D.QUEUED, D.HELD],
+         smtp_reply="not sent: the issue was cancelled", lease_until=None)
     db.session.commit()
 
 
@@ -219,12 +208,8 @@ def finish_if_done(issue_id: int) -> bool:
     if done:
         holds.settle(issue_id)  # refusals of domains that were never held are failures after all
         now = utcnow()
-        db.session.execute(
-            update(Issue)
-            .where(Issue.id == issue_id, Issue.status == I.SENDING.value)
-            .values(status=I.SENT.value, finished_at=now, stop_reason=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        move(Issue, I.SENT, Issue.id == issue_id, from_=[I.SENDING], finished_at=now, stop_reason=None,
+             updated_at=now)
         settle(issue_id)  # the issue's delivery counts, written once for the statistics pages
     db.session.commit()
     return done
@@ -233,12 +218,7 @@ def finish_if_done(issue_id: int) -> bool:
 def pause_by_itself(issue_id: int, reason: str) -> None:
     """Stop a send that keeps failing and say why (the publisher resumes it)."""
     log.warning("issue %s paused: %s", issue_id, reason)
-    db.session.execute(
-        update(Issue)
-        .where(Issue.id == issue_id, Issue.status == I.SENDING.value)
-        .values(status=I.PAUSED.value, stop_reason=reason[:500])
-        .execution_options(synchronize_session=False)
-    )
+    move(Issue, I.PAUSED, Issue.id == issue_id, from_=[I.SENDING], stop_reason=reason[:500])
     db.session.commit()
 
 
