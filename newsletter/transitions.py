@@ -1,4 +1,4 @@
-"""The one writer of statuses: every change of a status is a conditional UPDATE checked against the table in
+r"""The one writer of statuses: every change of a status is a conditional UPDATE checked against the table in
 states.py, and every new row's first status is one that states.INITIAL allows.
 
 `move` is the conditional UPDATE (`WHERE status IN (the allowed sources)`): of two racing writers one wins, and
