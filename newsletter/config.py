@@ -183,6 +183,14 @@ SETTINGS = (
     Setting("MAIL_USE_SSL", "false", parse_bool),
     Setting("MAIL_DEFAULT_SENDER", "newsletter@localhost", parse_sender),
     Setting("MAIL_TIMEOUT", "30", parse_int(1, 600)),
+    Setting("MAIL_FALLBACK_SERVER", "", parse_text),
+    Setting("MAIL_FALLBACK_PORT", "25", parse_int(1, 65535)),
+    Setting("MAIL_FALLBACK_USERNAME", "", parse_text),
+    Setting("MAIL_FALLBACK_PASSWORD", "", parse_text),
+    Setting("MAIL_FALLBACK_USE_TLS", "false", parse_bool),
+    Setting("MAIL_FALLBACK_USE_SSL", "false", parse_bool),
+    Setting("SEND_CONNECTIONS", "8", parse_int(1, 64)),
+    Setting("SEND_FALLBACK_CONNECTIONS", "4", parse_int(1, 64)),
     Setting("CELERY_BROKER_URL", "", lambda raw: parse_url("redis", "rediss")(raw) if raw.strip() else ""),
     Setting("REDIS_URL", "", lambda raw: parse_url("redis", "rediss")(raw) if raw.strip() else ""),
     Setting("SEND_RATE_PER_SECOND", "0", parse_rate),
@@ -254,6 +262,9 @@ def finish_settings(config: dict, instance_path: str) -> None:
         config["SECRET_KEY"] = development_secret(instance_path)
     if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL are both true: choose one (TLS = STARTTLS on 587, SSL = 465).")
+    if config["MAIL_FALLBACK_USE_TLS"] and config["MAIL_FALLBACK_USE_SSL"]:
+        raise ConfigError("MAIL_FALLBACK_USE_TLS and MAIL_FALLBACK_USE_SSL are both true: choose one "
+                          "(TLS = STARTTLS on 587, SSL = 465).")
     dkim = [config["DKIM_PRIVATE_KEY_FILE"], config["DKIM_SELECTOR"], config["DKIM_DOMAIN"]]
     if any(dkim) and not all(dkim):
         raise ConfigError("DKIM_PRIVATE_KEY_FILE, DKIM_SELECTOR and DKIM_DOMAIN go together: set all three or none.")

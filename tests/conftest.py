@@ -82,6 +82,7 @@ def smtp(smtp_server):
         recorder.refused_rcpts.clear()
         recorder.on_message = None
         recorder.pipelining = True
+        recorder.max_sessions = recorder.peak_sessions = recorder.refused_sessions = 0
     yield recorder
     recorder.on_message = None
 

@@ -115,7 +115,7 @@ def send_with(workers: list[subprocess.Popen], ready: str, app, issue_id: int) -
 def test_worker_killed_mid_send_loses_nobody_and_doubles_nobody(make_app, smtp, window):
     app = make_app(START_SENDER=False)
     issue_id, emails = prepare(app, 120)
-    settings = dict(SEND_RATE_PER_SECOND="60", SEND_WINDOW=str(window))
+    settings = dict(SEND_RATE_PER_SECOND="60", SEND_WINDOW=str(window), SEND_CONNECTIONS="1")
     in_flight = window_size({"SEND_RATE_PER_SECOND": 60.0, "SEND_WINDOW": window})  # 1, and 6 at this rate
     first = start_worker(worker_env(app, **settings))
     try:
@@ -137,6 +137,34 @@ def test_worker_killed_mid_send_loses_nobody_and_doubles_nobody(make_app, smtp, 
     assert set(got) | set(unknown) == set(emails), "somebody was lost"
     assert len(unknown) <= in_flight, f"more than the window in flight is unknown: {unknown}"
     assert 30 <= killed_at < len(emails) and len({owner for *_x, owner in rows}) == 2
+
+
+def test_worker_killed_mid_send_over_a_pool_leaves_at_most_its_windows_unknown(make_app, smtp):
+    app = make_app(START_SENDER=False)
+    issue_id, emails = prepare(app, 160)
+    settings = dict(SEND_RATE_PER_SECOND="120", SEND_WINDOW="16", SEND_CONNECTIONS="4")
+    window = window_size({"SEND_RATE_PER_SECOND": 120.0, "SEND_WINDOW": 16, "SEND_CONNECTIONS": 4})  # 3
+    first = start_worker(worker_env(app, **settings))
+    try:
+        smtp.wait_for(40, timeout=60)
+        assert smtp.peak_sessions == 4, "the pool should have had its four connections open"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        stop(first)
+    killed_at = len(smtp.messages)
+    second = start_worker(worker_env(app))
+    try:
+        wait_until_sent(app, issue_id)
+    finally:
+        stop(second)
+    got = received_by(smtp)
+    rows = delivery_table(app, issue_id)
+    unknown = [email for email, status, _owner in rows if status == "unknown"]
+    assert all(count == 1 for count in got.values()), "somebody got the issue twice"
+    assert set(got) | set(unknown) == set(emails), "somebody was lost"
+    assert len(unknown) <= window * 4, f"more than the windows in flight are unknown: {unknown}"
+    assert 40 <= killed_at < len(emails)
 
 
 def test_two_workers_in_parallel_never_send_one_delivery_twice(make_app, smtp):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..addresses import has_header_breaker
+from .relays import Relay, RelayPool
 
 
 class DeliveryError(Exception):
@@ -69,6 +70,12 @@ def failure_from_reply(code: int, message: bytes | str) -> DeliveryError:
     return PermanentFailure(reply, code) if 500 <= code < 600 else TransientFailure(reply, code)
 
 
+def check_envelope(envelope_from: str, recipient: str) -> None:
+    """Refuse what cannot go on a pipelined MAIL or RCPT line."""
+    if has_header_breaker(envelope_from + recipient) or not (envelope_from + recipient).isascii():
+        raise PermanentFailure("the envelope addresses must be plain ASCII addresses on one line")
+
+
 def open_smtp(server: str, port: int, *, timeout: float, use_ssl: bool = False, use_tls: bool = False,
               username: str = "", password: str = "") -> smtplib.SMTP:
     """An SMTP session, greeted and logged in; every socket read and write gives up after `timeout` seconds.
@@ -80,6 +87,9 @@ def open_smtp(server: str, port: int, *, timeout: float, use_ssl: bool = False, 
     else:
         connection = smtplib.SMTP(server, port, timeout=timeout)
     try:
+        # Commands are written whole, several at once when pipelined: Nagle's algorithm would only hold the
+        # next write back until the relay acknowledges the last one (up to a delayed ACK's 40 ms).
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection.ehlo_or_helo_if_needed()
         if use_tls:
             connection.starttls(context=ssl.create_default_context())
@@ -144,10 +154,83 @@ class SmtpTransport:
         if code != 250:
             raise self._after_refusal(failure_from_reply(code, message))
 
+    # The pool's stream of messages on one connection (RFC 2920 section 3.1: message content may open a group).
+    # A message's content, its end and the next message's envelope go in one write; the replies to them come
+    # back together; so each message costs one round trip (the wait for 354), against two for send().
+    @property
+    def connected(self) -> bool:
+        return self.connection is not None
+
+    def pipelines(self) -> bool:
+        """Open the connection if needed; True when the server takes pipelined commands.
+        Raises ServerUnavailable."""
+        try:
+            connection = self.connection or self._open()
+        except smtplib.SMTPResponseException as exc:  # a refusal in words, e.g. 421 at the greeting
+            self._drop()
+            words = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+            raise ServerUnavailable(f"{exc.smtp_code} {words}", exc.smtp_code) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise ServerUnavailable(f"cannot reach the SMTP server {self.server}:{self.port}: {exc}") from None
+        return bool(connection.has_extn("pipelining"))
+
+    def write_envelope(self, envelope_from: str, recipient: str, content: bytes | None = None) -> None:
+        """Write the previous message's content (if any) and this message's MAIL, RCPT and DATA in one go.
+        A failed write loses the content (the server drops an unfinished message): ServerUnavailable."""
+        check_envelope(envelope_from, recipient)
+        envelope = f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
+        self._write((dot_stuffed(content) + b"\r\n.\r\n" if content is not None else b"") + envelope)
+
+    def write_content(self, content: bytes) -> None:
+        """Write a message's content and its end, with no envelope after it."""
+        self._write(dot_stuffed(content) + b"\r\n.\r\n")
+
+    def read_envelope_replies(self) -> None:
+        """The replies to MAIL, RCPT and DATA: return at 354 (the content may go), else raise the refusal."""
+        try:
+            replies = [self.connection.getreply() for _ in range(3)]
+            if replies[2][0] == 354 and (replies[0][0] != 250 or replies[1][0] not in (250, 251)):
+                self.connection.send(b".\r\n")  # a lax server opened DATA anyway: close it empty, then report
+                self.connection.getreply()
+        except (smtplib.SMTPException, OSError, AttributeError) as exc:
+            self._drop()
+            raise ServerUnavailable(f"the SMTP server {self.server}:{self.port} dropped the connection: {exc}") from None
+        try:
+            self._expect(replies[0], (250,))
+            self._expect(replies[1], (250, 251))
+            self._expect(replies[2], (354,))
+        except DeliveryError as failure:
+            raise self._after_refusal(failure) from None
+
+    def read_content_reply(self) -> None:
+        """The answer to a message's content: return when accepted; AmbiguousDelivery when none comes."""
+        try:
+            code, message = self.connection.getreply()
+        except (smtplib.SMTPException, OSError, AttributeError) as exc:
+            self._drop()
+            raise AmbiguousDelivery(f"connection lost after the message was sent, before the answer: {exc}") from None
+        if code != 250:  # the transaction is over either way: no RSET; the next envelope has its own replies
+            failure = failure_from_reply(code, message)
+            if code == 421:  # the server hangs up: not handed over, safe to send again
+                self._drop()
+                raise ServerUnavailable(failure.reply, code)
+            raise failure
+
+    def abort(self) -> None:
+        """Hang up in the middle of a transaction: a server delivers nothing of an unfinished message."""
+        self._drop()
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.connection.send(data)
+        except (smtplib.SMTPException, OSError, AttributeError) as exc:
+            self._drop()
+            raise ServerUnavailable(f"the SMTP server {self.server}:{self.port} dropped the connection: {exc}") from None
+
     def _envelope_pipelined(self, connection: smtplib.SMTP, envelope_from: str, recipient: str) -> None:
         """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920): two round trips saved."""
-        if has_header_breaker(envelope_from + recipient) or not (envelope_from + recipient).isascii():
-            raise PermanentFailure("the envelope addresses must be plain ASCII addresses on one line")
+        check_envelope(envelope_from, recipient)
         connection.send(f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
         replies = [connection.getreply() for _ in range(3)]
         if replies[2][0] == 354 and (replies[0][0] != 250 or replies[1][0] not in (250, 251)):
@@ -219,12 +302,25 @@ class OutboxTransport:
         """Nothing to close."""
 
 
-def make_transport(config: dict, instance_path: str) -> Transport:
-    """The transport the settings ask for (MAIL_BACKEND)."""
-    if config["MAIL_BACKEND"] == "smtp":
-        return SmtpTransport(
-            config["MAIL_SERVER"], config["MAIL_PORT"],
-            username=config["MAIL_USERNAME"], password=config["MAIL_PASSWORD"],
-            use_tls=config["MAIL_USE_TLS"], use_ssl=config["MAIL_USE_SSL"], timeout=config["MAIL_TIMEOUT"],
-        )
-    return OutboxTransport(Path(instance_path) / "outbox")
+def make_transport(config: dict, instance_path: str) -> Transport | RelayPool:
+    """The transport the settings ask for (MAIL_BACKEND): with SMTP, one connection (SEND_CONNECTIONS=1, no
+    fallback), else a pool of connections to the relays (mail/relays.py)."""
+    if config["MAIL_BACKEND"] != "smtp":
+        return OutboxTransport(Path(instance_path) / "outbox")
+    relays = [_relay(config, "MAIL_", config["SEND_CONNECTIONS"])]
+    if config["MAIL_FALLBACK_SERVER"]:
+        relays.append(_relay(config, "MAIL_FALLBACK_", config["SEND_FALLBACK_CONNECTIONS"]))
+    if len(relays) == 1 and config["SEND_CONNECTIONS"] == 1:
+        return relays[0].connect()
+    return RelayPool(relays, config["SEND_CONNECTIONS"])
+
+
+def _relay(config: dict, prefix: str, size: int) -> Relay:
+    server, port = config[prefix + "SERVER"], config[prefix + "PORT"]
+
+    def connect() -> SmtpTransport:
+        return SmtpTransport(server, port, username=config[prefix + "USERNAME"], password=config[prefix + "PASSWORD"],
+                             use_tls=config[prefix + "USE_TLS"], use_ssl=config[prefix + "USE_SSL"],
+                             timeout=config["MAIL_TIMEOUT"])
+
+    return Relay(f"{server}:{port}", size, connect)

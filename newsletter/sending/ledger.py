@@ -3,9 +3,12 @@ one moves QUEUED -> SENDING -> SENT (or FAILED, UNKNOWN, back to QUEUED for a re
 
 Exactly once, the argument: a delivery is marked SENDING, and that mark committed, before its message goes to
 the SMTP server; only the lease holder can mark it; a row left in SENDING by a crash becomes UNKNOWN and is
-never sent again. Rows are marked a window at a time (SEND_WINDOW, default 16), so a crash costs at most one
-window of messages (recorded UNKNOWN: maybe sent, maybe not), never a duplicate, and a QUEUED row whose worker
-died is claimed again when its lease runs out.
+never sent again. Rows are marked a window at a time (SEND_WINDOW, default 16), one window per SMTP
+connection (SEND_CONNECTIONS: each connection finishes its window before it asks for another, and the SENT
+marks of the window before are written in the same transaction as the next window's SENDING marks;
+sending/parallel.py), so a crash costs at most SEND_WINDOW x SEND_CONNECTIONS messages (recorded UNKNOWN:
+maybe sent, maybe not), never a duplicate, and a QUEUED row whose worker died is claimed again when its lease
+runs out.
 """
 
 import json
@@ -215,7 +218,7 @@ class HotLedger:
     each message goes, a read re-checks the same, so an unsubscribe, a suppression or a pause takes effect
     before the next message, as with a mark per message. Writing one transaction per window instead of per
     message is what lets the send path keep up with the SMTP server; the price is that a crash leaves up to
-    one window of rows SENDING, recorded UNKNOWN.
+    one window of rows per connection SENDING, recorded UNKNOWN. Only the sender's own thread uses it.
 
     Every statement is a FastStatement (compiled once, run on the DB-API cursor): SQLAlchemy's per-call work
     costs more than the statements. On PostgreSQL the connection is in autocommit, so that the read before each

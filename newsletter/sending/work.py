@@ -58,6 +58,7 @@ class SendState:
     server_wait: float = 0.0
     server_retry_at: float = 0.0
     streaks: dict = field(default_factory=dict)
+    relay_notes: dict = field(default_factory=dict)  # issue -> what the issue page says about the relays
 
     def __post_init__(self):
         self.pacer = make_pacer(self.app.config)
@@ -158,6 +159,9 @@ def _after_batch(state: SendState, issue_id: int, outcome: BatchOutcome) -> bool
     if state.server_wait:
         state.server_wait = 0.0
         note_waiting(issue_id, None)
+    if outcome.relay_note != state.relay_notes.get(issue_id):  # a relay took fewer connections, or all again
+        state.relay_notes[issue_id] = outcome.relay_note
+        note_waiting(issue_id, outcome.relay_note)
     if outcome.stop_reason:
         pause_by_itself(issue_id, outcome.stop_reason)
         state.streaks[issue_id] = 0

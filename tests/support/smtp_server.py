@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 
 @dataclass
@@ -34,6 +35,10 @@ class Recorder:
     refused_rcpts: list[str] = field(default_factory=list)  # the recipients refused that way
     on_message: object = None  # called with each Received, outside the lock
     pipelining: bool = True  # advertise RFC 2920 PIPELINING, as Postfix does
+    max_sessions: int = 0  # answer 421 "too many connections" to a session beyond this many at once (0: none)
+    sessions: int = 0  # open now
+    peak_sessions: int = 0  # the most open at once
+    refused_sessions: int = 0
     condition: threading.Condition = field(default_factory=threading.Condition)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -96,6 +101,33 @@ class Recorder:
             return [m for m in self.messages if address in m.recipients]
 
 
+class CountingSMTP(SMTP):
+    """aiosmtpd's server, counting its sessions, and refusing those beyond Recorder.max_sessions as a relay
+    with a connection limit does (Postfix's smtpd_client_connection_count_limit answers 421 at the greeting)."""
+
+    async def _handle_client(self):
+        recorder = self.event_handler
+        with recorder.condition:
+            recorder.sessions += 1
+            recorder.peak_sessions = max(recorder.peak_sessions, recorder.sessions)
+            refused = bool(recorder.max_sessions) and recorder.sessions > recorder.max_sessions
+            recorder.refused_sessions += refused
+        try:
+            if refused:
+                await self.push("421 4.7.0 Error: too many connections from 127.0.0.1")
+                self.transport.close()
+                return
+            await super()._handle_client()
+        finally:
+            with recorder.condition:
+                recorder.sessions -= 1
+
+
+class CountingController(Controller):
+    def factory(self):
+        return CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -107,7 +139,7 @@ class SmtpServer:
         self.recorder = Recorder()
         self.port = free_port()
         # decode_data=False keeps the raw bytes, so tests see exactly what went over the wire.
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port, decode_data=False,
+        self.controller = CountingController(self.recorder, hostname="127.0.0.1", port=self.port, decode_data=False,
                                      data_size_limit=50 * 1024 * 1024)
 
     def start(self) -> "SmtpServer":
