@@ -66,10 +66,20 @@ def user_by_email(email: str) -> User:
     return user
 
 
+def end_sessions(user: User) -> None:
+    """End every session of this user: a copied session cookie no longer opens anything.
+
+    The session cookie names the user's session version (`session_nonce`); a new one makes every cookie
+    issued before it worthless, so logging out on one device logs out the others too.
+    """
+    user.session_nonce = new_nonce()
+    db.session.flush()
+
+
 def set_password(user: User, password: str) -> None:
     """Change the password and end every other session of that user."""
     user.password_hash = hash_password(check_password(password))
-    user.session_nonce = new_nonce()
+    end_sessions(user)
     user.failed_logins = 0
     user.locked_until = None
     db.session.flush()

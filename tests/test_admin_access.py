@@ -77,3 +77,41 @@ def test_logout_ends_the_session(client, admin):
     assert client.get("/admin/").status_code == 200
     client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
     assert client.get("/admin/").status_code == 302
+
+
+
+@pytest.fixture
+def browser_app(make_app):
+    """An app with no app context held by the test: each request has its own `g`, as under a real server
+    (Flask-Login keeps the request's user in `g`, which a held context would share between clients)."""
+    app = make_app(START_SENDER=False)
+    with app.app_context():
+        accounts.create_user("admin@example.org", "an admin password", admin=True)
+        db.session.commit()
+    return app
+
+
+def logged_in_pair(app):
+    """The admin's browser, logged in, and a second browser holding a copy of its session cookie."""
+    owner = app.test_client()
+    assert login(owner, "admin@example.org", "an admin password").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", owner.get_cookie("session").value)
+    assert thief.get("/admin/").status_code == 200
+    return owner, thief
+
+
+def test_a_copied_session_cookie_no_longer_opens_admin_after_logout(browser_app):
+    owner, thief = logged_in_pair(browser_app)
+    owner.post("/logout", data={"csrf_token": csrf_token(owner, "/admin/")})
+    answer = thief.get("/admin/")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_a_copied_session_cookie_no_longer_opens_admin_after_a_password_change(browser_app):
+    owner, thief = logged_in_pair(browser_app)
+    changed = owner.post("/admin/password", data={
+        "csrf_token": csrf_token(owner, "/admin/password"), "current": "an admin password",
+        "new": "a brand new password", "repeat": "a brand new password"})
+    assert changed.status_code == 302 and owner.get("/admin/").status_code == 200
+    assert thief.get("/admin/").status_code == 302

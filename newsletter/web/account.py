@@ -40,6 +40,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    accounts.end_sessions(current_user)  # the cookie alone is no proof of logout: a copy of it would live on
+    db.session.commit()
     logout_user()
     flash(_("You are logged out."))
     return redirect(url_for("account.login"))
