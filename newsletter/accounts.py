@@ -1,12 +1,13 @@
-"""Publisher and admin accounts: creation, password checks, login throttling."""
+"""Publisher and admin accounts: creation, password checks, logins (with backoff), sessions."""
 
-from datetime import timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import login_backoff
 from .addresses import normalise_address
 from .errors import DomainError, InvalidInput, Refused
 from .extensions import db
@@ -14,8 +15,6 @@ from .models import User, new_nonce, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
-LOCK_AFTER_FAILURES = 5
-LOCK_DURATION = timedelta(minutes=15)
 _dummy_hashes: dict[str, str] = {}
 
 
@@ -80,39 +79,33 @@ def set_password(user: User, password: str) -> None:
     """Change the password and end every other session of that user."""
     user.password_hash = hash_password(check_password(password))
     end_sessions(user)
-    user.failed_logins = 0
-    user.locked_until = None
     db.session.flush()
 
 
-def authenticate(email: str, password: str) -> User:
-    """The user whose credentials these are; LoginFailed otherwise (same message whatever was wrong)."""
+def authenticate(email: str, password: str, ip: str | None = None, *, now: datetime | None = None) -> User:
+    """The user whose credentials these are; LoginFailed otherwise.
+
+    Every failure - unknown address, wrong password, inactive account, an attempt that came before its
+    backoff ended - gets the same error after the same work (one password hash check), so neither the answer
+    nor its timing tells whether an account exists.
+    """
+    now = now or utcnow()
     try:
         address = normalise_address(email)
     except InvalidInput:
         address = ""
+    keys = login_backoff.throttle_keys(address or email or "", ip)
+    must_wait = login_backoff.waiting(keys, now)
     user = db.session.scalar(select(User).where(User.email == address)) if address else None
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise LoginFailed("Too many failed attempts: this account is locked for a few minutes.")
     password_ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
-    if user is None or not password_ok or not user.active:
-        if user is not None:
-            _count_failure(user, now)
-        raise LoginFailed("Wrong e-mail address or password.")
-    user.failed_logins = 0
-    user.locked_until = None
+    if must_wait or user is None or not password_ok or not user.active:
+        login_backoff.record_failure(keys, now)
+        raise LoginFailed("Wrong e-mail address or password. After several failed attempts, each new try "
+                          "has to wait longer (up to 15 minutes).")
+    login_backoff.record_success(keys)
     user.last_login_at = now
     db.session.flush()
     return user
-
-
-def _count_failure(user: User, now) -> None:
-    user.failed_logins += 1
-    if user.failed_logins >= LOCK_AFTER_FAILURES:
-        user.locked_until = now + LOCK_DURATION
-        user.failed_logins = 0
-    db.session.flush()
 
 
 def safe_next(target: str | None, default: str) -> str:

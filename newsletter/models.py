@@ -68,9 +68,7 @@ class User(UserMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_nonce: Mapped[str] = mapped_column(String(32), default=new_nonce)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None until set (then the browser's)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -83,6 +81,17 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         # The nonce changes with the password, which ends every other session of that user.
         return f"{self.id}:{self.session_nonce}"
+
+
+class LoginThrottle(db.Model):
+    """A counter of failed logins (per address-and-IP pair, or per IP) and when the next attempt may come."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    retry_after: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Newsletter(db.Model):

@@ -140,6 +140,21 @@ def live_app(make_app, smtp):
 
 
 @pytest.fixture
+def browser_app(make_app, smtp):
+    """An app with no app context held by the test, and an admin (admin@example.org, "an admin password").
+
+    Each request has its own `g`, as under a real server: Flask-Login and Flask-WTF keep the request's user
+    and CSRF token in `g`, which a held context would share between test clients (browsers)."""
+    from newsletter import accounts
+
+    app = make_app(START_SENDER=False)
+    with app.app_context():
+        accounts.create_user("admin@example.org", "an admin password", admin=True)
+        db.session.commit()
+    return app
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

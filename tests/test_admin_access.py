@@ -33,13 +33,6 @@ def test_wrong_password_gets_the_same_message_as_unknown_user(client, publisher)
     assert b"Wrong e-mail address or password." in wrong.data and b"Wrong e-mail address or password." in unknown.data
 
 
-def test_account_locks_after_repeated_failures(client, publisher):
-    for _ in range(accounts.LOCK_AFTER_FAILURES):
-        login(client, publisher.email, "wrong password!!")
-    locked = login(client, publisher.email)
-    assert locked.status_code == 401 and b"locked" in locked.data
-
-
 def test_publisher_cannot_see_the_outbox(client, publisher):
     login(client, publisher.email)
     assert client.get("/admin/outbox").status_code == 404
@@ -78,17 +71,6 @@ def test_logout_ends_the_session(client, admin):
     client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
     assert client.get("/admin/").status_code == 302
 
-
-
-@pytest.fixture
-def browser_app(make_app):
-    """An app with no app context held by the test: each request has its own `g`, as under a real server
-    (Flask-Login keeps the request's user in `g`, which a held context would share between clients)."""
-    app = make_app(START_SENDER=False)
-    with app.app_context():
-        accounts.create_user("admin@example.org", "an admin password", admin=True)
-        db.session.commit()
-    return app
 
 
 def logged_in_pair(app):

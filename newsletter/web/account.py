@@ -25,10 +25,11 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data, form.password.data)
-        except accounts.LoginFailed as failed:
-            db.session.commit()  # keep the failure count: it drives the lock
-            form.password.errors.append(failed.message)
+            user = accounts.authenticate(form.email.data, form.password.data, request.remote_addr)
+        except accounts.LoginFailed:
+            db.session.commit()  # keep the failure count: it drives the backoff
+            form.password.errors.append(_("Wrong e-mail address or password. After several failed attempts, "
+                                          "each new try has to wait longer (up to 15 minutes)."))
         else:
             db.session.commit()
             login_user(user)

@@ -1,6 +1,6 @@
 """Accounts: the admin's list of users with a form for a new publisher, and everyone's own password."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
@@ -38,10 +38,11 @@ def password():
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.authenticate(current_user.email, form.current.data)
+            accounts.authenticate(current_user.email, form.current.data, request.remote_addr)
         except accounts.LoginFailed:
-            db.session.commit()  # keep the failure count: guessing here locks the account like the login does
-            form.current.errors.append(_("That is not your current password."))
+            db.session.commit()  # keep the failure count: guessing here backs off like the login does
+            form.current.errors.append(_("That is not your current password (or too many failed attempts: "
+                                         "wait a little and try again)."))
         else:
             try:
                 accounts.set_password(current_user, form.new.data)
