@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 from .addresses import has_header_breaker, normalise_address
 from .errors import InvalidAddress
 
@@ -69,6 +71,26 @@ def parse_rate(raw: str) -> float:
         value = -1.0
     if not value >= 0 or value == float("inf"):
         raise ValueError("use a number of messages per second, 0 for unlimited")
+    return value
+
+
+def parse_rate_limits(raw: str) -> str:
+    """Flask-Limiter's notation, checked now rather than at the first request."""
+    value = parse_text(raw)
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError("use counts per period separated by ';', like 10/minute;60/hour") from None
+    return value
+
+
+def parse_seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 5:
+        raise ValueError("use a number of seconds between 0 and 5, like 0.15")
     return value
 
 
@@ -196,7 +218,11 @@ SETTINGS = (
     Setting("SEND_RATE_PER_SECOND", "0", parse_rate),
     Setting("CONFIRM_TOKEN_MAX_AGE", str(7 * 24 * 3600), parse_int(60)),
     Setting("CONFIRM_MAILS_PER_HOUR", "3", parse_int(1, 100)),
-    Setting("SUBSCRIBE_RATE_LIMIT", "10/minute;60/hour", parse_text),
+    Setting("SUBSCRIBE_RATE_LIMIT", "10/minute;60/hour", parse_rate_limits),
+    Setting("SUBSCRIBE_NEW_ADDRESSES_PER_IP", "50/minute;200/hour", parse_rate_limits),
+    Setting("SUBSCRIBE_ATTEMPTS_PER_ADDRESS", "10/hour", parse_rate_limits),
+    Setting("SUBSCRIBE_ATTEMPTS_PER_NEWSLETTER", "120/minute;1000/hour", parse_rate_limits),
+    Setting("SUBSCRIBE_ANSWER_SECONDS", "0.15", parse_seconds),
     Setting("DKIM_PRIVATE_KEY_FILE", "", lambda raw: parse_path(raw) if raw.strip() else ""),
     Setting("DKIM_SELECTOR", "", parse_text),
     Setting("DKIM_DOMAIN", "", parse_text),

@@ -20,7 +20,8 @@ from .errors import DomainError
 CONFIRM = "confirm"  # expires after CONFIRM_TOKEN_MAX_AGE
 UNSUBSCRIBE = "unsubscribe"  # never expires (RFC 8058 links live in old mails)
 PREFERENCES = "preferences"  # never expires; bound to the person, not one subscription
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES)
+CHALLENGE = "challenge"  # a subscribe form's proof-of-work puzzle; its record id is 0, its nonce the puzzle
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, CHALLENGE)
 
 
 class TokenInvalid(DomainError):

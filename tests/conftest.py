@@ -27,6 +27,10 @@ def base_config(tmp_path, database_url: str, smtp_port: int | None) -> dict:
         "MAIL_PORT": str(smtp_port or 25),
         "MAIL_TIMEOUT": "5",
         "SUBSCRIBE_RATE_LIMIT": "1000/minute",
+        "SUBSCRIBE_NEW_ADDRESSES_PER_IP": "1000/minute",
+        "SUBSCRIBE_ATTEMPTS_PER_ADDRESS": "1000/minute",
+        "SUBSCRIBE_ATTEMPTS_PER_NEWSLETTER": "1000/minute",
+        "SUBSCRIBE_ANSWER_SECONDS": "0",  # the floor is tested on its own; elsewhere it only slows the suite
         # Hashing is slow on purpose; the tests create hundreds of accounts (test_cli checks the default).
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "TESTING": True,

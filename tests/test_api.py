@@ -256,8 +256,8 @@ def test_junk_is_a_4xx_json_error_and_stores_nothing(api, body, content_type, st
     assert stored() == (0, 0, 0, 0)
 
 
-def test_subscribe_is_rate_limited_per_address_like_the_form(make_app, smtp):
-    app = make_app(START_SENDER=False, SUBSCRIBE_RATE_LIMIT="2/minute")
+def test_subscribe_is_rate_limited_per_ip_like_the_form(make_app, smtp):
+    app = make_app(START_SENDER=False, SUBSCRIBE_NEW_ADDRESSES_PER_IP="2/minute")
     with app.app_context():
         create_demo_newsletter()
         client = app.test_client(use_cookies=False)

@@ -9,9 +9,9 @@ import json
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .. import api_tokens, consent, publishing
+from .. import api_tokens, consent, publishing, subscribe_limits
 from ..errors import DomainError, InvalidAddress, InvalidInput
-from ..extensions import db, limiter
+from ..extensions import db
 from ..links import external_url
 from ..stats import bounces as bounce_stats
 from ..stats import issues as issue_stats
@@ -20,7 +20,7 @@ from ..stats.periods import period
 from ..stats.bounces import refusal_record
 from ..stats.records import issue_record, newsletter_document, reason_records, summary_record
 from .api_openapi import openapi_document
-from .public import subscribe_limit
+from .pacing import answer_no_sooner_than
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PREFIX = "/api/"
@@ -131,11 +131,17 @@ def issue_figures(issue_id: int):
 
 
 @bp.post("/newsletters/<slug>/subscribers")
-@limiter.limit(subscribe_limit, methods=["POST"])
+@answer_no_sooner_than("SUBSCRIBE_ANSWER_SECONDS")
 def subscribe(slug: str):
     item = publishing.newsletter_of(g.api_token.user, slug)
     body = _json_object()
     email, name, source = _subscribe_fields(body)
+    # The same counters as the form's (one per IP for both); no puzzle here: past a limit the API says wait.
+    assessment = subscribe_limits.assess(request.remote_addr, subscribe_limits.address_key(email), item.id)
+    subscribe_limits.count(assessment, refused=assessment.needs_proof)
+    if assessment.needs_proof:
+        raise ApiError(429, "too_many_requests", "Too many subscriptions from this address, for this reader or "
+                       "for this newsletter just now: wait a few minutes and try again.")
     try:
         consent.subscribe(item, email, name, ip=request.remote_addr,
                           source=source or f"API (token: {g.api_token.name})", wording=consent.consent_wording(item))

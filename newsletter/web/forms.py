@@ -22,6 +22,9 @@ class SubscribeForm(FlaskForm):
         Optional(), Length(max=200, message=_l("Enter a name on one line, up to 200 characters."))])
     # Honeypot: hidden from people by CSS and aria-hidden; bots fill every field.
     website = StringField(_l("Leave this field empty"), validators=[Optional()])
+    # A proof-of-work puzzle the page's script solves in the background; asked for only past the abuse limits.
+    puzzle = HiddenField()
+    proof = HiddenField()
 
 
 class ActionForm(FlaskForm):

@@ -5,10 +5,10 @@ import json
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import archive, consent, media, newsletters, privacy, tokens
+from .. import archive, consent, media, newsletters, privacy, subscribe_limits, tokens
 from ..content import render_markdown
 from ..errors import InvalidAddress, InvalidInput
-from ..extensions import csrf, db, limiter
+from ..extensions import csrf, db
 from ..feed import atom_feed
 from ..links import external_url
 from ..mail.look import look_of
@@ -16,12 +16,9 @@ from ..models import utcnow
 from ..states import SubscriptionStatus as S
 from . import allow_images_from
 from .forms import ActionForm, EraseForm, NameForm, SubscribeForm, UnsubscribeForm
+from .pacing import answer_no_sooner_than
 
 bp = Blueprint("public", __name__)
-
-
-def subscribe_limit() -> str:
-    return current_app.config["SUBSCRIBE_RATE_LIMIT"]
 
 
 @bp.get("/")
@@ -64,12 +61,20 @@ def feed(slug: str):
 
 
 @bp.post("/n/<slug>/subscribe")
-@limiter.limit(subscribe_limit, methods=["POST"])
+@answer_no_sooner_than("SUBSCRIBE_ANSWER_SECONDS")
 def subscribe(slug: str):
     item = _newsletter(slug)
     form = SubscribeForm()
-    if form.website.data:
-        return _check_inbox(item)  # a bot filled the honeypot: the neutral answer, nothing stored
+    honeypot = bool(form.website.data)  # a bot filled it: the neutral answer, nothing stored
+    assessment = subscribe_limits.assess(request.remote_addr, None if honeypot else
+                                         subscribe_limits.address_key(form.email.data), item.id)
+    if assessment.needs_proof and not subscribe_limits.proof_accepted(form.puzzle.data, form.proof.data):
+        subscribe_limits.count(assessment, refused=True)
+        db.session.rollback()
+        return _newsletter_page(item, form, busy=True), 429
+    subscribe_limits.count(assessment)
+    if honeypot:
+        return _check_inbox(item)
     if form.validate_on_submit():
         try:
             consent.subscribe(item, form.email.data, form.name.data, ip=request.remote_addr,
@@ -205,9 +210,11 @@ def _newsletter(slug: str):
     return item
 
 
-def _newsletter_page(item, form: SubscribeForm):
+def _newsletter_page(item, form: SubscribeForm, busy: bool = False):
     return render_template("public/newsletter.html", newsletter=item, form=form, look=look_of(item),
-                           wording=consent.consent_wording(item), issues=archive.published_issues(item, 20))
+                           wording=consent.consent_wording(item), issues=archive.published_issues(item, 20),
+                           puzzle=subscribe_limits.new_puzzle() if busy or subscribe_limits.puzzle_needed(
+                               request.remote_addr, item.id) else "", busy=busy)
 
 
 def _check_inbox(item):
