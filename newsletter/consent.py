@@ -31,6 +31,7 @@ from .models import (
 )
 from .sending.system_mail import forget_system_mails, queue_raw_mail
 from .stats.attribution import issue_behind_unsubscribe
+from .states import UNSUBSCRIBE_REASONS, UnsubscribeReason
 from .states import SubscriptionStatus as S
 from .transitions import move_record
 
@@ -38,9 +39,8 @@ MAX_NAME_LENGTH = 200
 MAX_REASON_LENGTH = 500
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
 PAUSE_MONTHS = (1, 3)
-# on_request: the reader asked the publisher (by mail, in person), who unsubscribed them from the readers page.
-UNSUBSCRIBE_REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto", "feedback_report", "on_request")
 READER_ACTIONS = ("pause1", "pause3", "resume", "unsubscribe")
+PAUSE_ACTIONS = {"pause1": 1, "pause3": 3}
 
 
 class SubscribeOutcome(StrEnum):
@@ -149,7 +149,7 @@ def unsubscribe_reason(reason: str | None, comment: str | None) -> str | None:
     code = reason if reason in UNSUBSCRIBE_REASONS else ""
     comment = " ".join((comment or "").split())
     if comment and not code:
-        code = "other"
+        code = UnsubscribeReason.OTHER.value
     text = f"{code}: {comment}" if comment else code
     return text[:MAX_REASON_LENGTH] or None
 
@@ -173,6 +173,18 @@ def resume(subscription: Subscription) -> Subscription:
         _record(subscription, "resumed")
         db.session.flush()
     return subscription
+
+
+def leave(subscription: Subscription, action: str | None, reason: str | None = None,
+          comment: str | None = None) -> bool:
+    """The unsubscribe page's button (and RFC 8058 one-click, which sends no action): a confirmed reader who
+    chose a pause (pause1, pause3) is paused; anything else unsubscribes. True if the reader was paused."""
+    months = PAUSE_ACTIONS.get(action or "")
+    if months and subscription.status == S.CONFIRMED:
+        pause(subscription, months)
+        return True
+    unsubscribe(subscription, reason, comment)
+    return False
 
 
 def apply_reader_action(subscription: Subscription, action: str) -> Subscription:

@@ -19,6 +19,7 @@ from .extensions import db
 from .models import Delivery, Feedback, Newsletter, Subscriber, Subscription, SubscriptionEvent, User, utcnow
 from .sending.system_mail import forget_system_mails
 from .states import SubscriptionStatus as S
+from .states import UnsubscribeReason
 
 PUBLISHER_MAIL_INTERVAL = timedelta(days=7)
 PUBLISHER_MAIL_KINDS = ("invited", "confirmation_resent")
@@ -38,7 +39,7 @@ def unsubscribe_on_request(subscription: Subscription, reason: str | None) -> Su
     reason = clean_reason(reason)
     if subscription.status not in (S.PENDING, S.CONFIRMED):
         raise Refused(_("This reader receives nothing already."))
-    return consent.unsubscribe(subscription, "on_request", reason)
+    return consent.unsubscribe(subscription, UnsubscribeReason.ON_REQUEST, reason)
 
 
 def erase_on_request(subscription: Subscription, reason: str | None) -> None:

@@ -7,6 +7,8 @@ except by confirming again" lives here and nowhere else.
 
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
+
 from .errors import Refused
 
 
@@ -53,6 +55,34 @@ class SystemMailStatus(StrEnum):
     QUEUED = "queued"  # waits for its next attempt (sent rows are deleted: nothing to keep)
     SENDING = "sending"  # claimed by a runner; claimed again if that runner vanished (stale lease)
     FAILED = "failed"  # refused for good, or too many attempts
+
+
+class UnsubscribeReason(StrEnum):
+    """Why a reader left, stored with the departure as 'code' or 'code: their own words'."""
+
+    TOO_OFTEN = "too_often"
+    NOT_RELEVANT = "not_relevant"
+    NEVER_ASKED = "never_asked"
+    OTHER = "other"
+    MAILTO = "mailto"  # wrote to the List-Unsubscribe address
+    FEEDBACK_REPORT = "feedback_report"  # an opt-out report from their mailbox provider
+    ON_REQUEST = "on_request"  # asked the publisher, who unsubscribed them from the readers page
+
+
+UNSUBSCRIBE_REASONS = tuple(reason.value for reason in UnsubscribeReason)
+READER_REASONS = (UnsubscribeReason.TOO_OFTEN, UnsubscribeReason.NOT_RELEVANT, UnsubscribeReason.NEVER_ASKED,
+                  UnsubscribeReason.OTHER)  # what the unsubscribe page offers
+NO_REASON = "none"  # in the figures: a departure without a reason
+REASON_LABELS = {
+    UnsubscribeReason.TOO_OFTEN: _l("Too many e-mails"),
+    UnsubscribeReason.NOT_RELEVANT: _l("The content is not for me any more"),
+    UnsubscribeReason.NEVER_ASKED: _l("I never asked for this"),
+    UnsubscribeReason.OTHER: _l("Another reason"),
+    UnsubscribeReason.MAILTO: _l("Left by e-mail (the unsubscribe address)"),
+    UnsubscribeReason.FEEDBACK_REPORT: _l("Asked to leave through their mailbox provider (opt-out report)"),
+    UnsubscribeReason.ON_REQUEST: _l("Asked the publisher, who unsubscribed them"),
+    NO_REASON: _l("I'd rather not say"),
+}
 
 
 S, I, D, H, M = SubscriptionStatus, IssueStatus, DeliveryStatus, HoldStatus, SystemMailStatus

@@ -14,6 +14,7 @@ from flask import current_app
 from .. import consent, tokens
 from .parsers import parse_inbound
 from ..errors import DomainError
+from ..states import UnsubscribeReason
 from .record import record_feedback
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def _mailto_unsubscribe(raw: bytes) -> bool:
         log.info("mail to the unsubscribe address without a token in its subject; ignored")
         return False
     try:
-        consent.unsubscribe(consent.subscription_from_token(tokens.UNSUBSCRIBE, match.group(1)), "mailto")
+        consent.unsubscribe(consent.subscription_from_token(tokens.UNSUBSCRIBE, match.group(1)), UnsubscribeReason.MAILTO)
     except DomainError as error:
         log.info("mailto unsubscribe refused: %s", error.message)
         return False

@@ -23,7 +23,7 @@ from ..mail import identifiers
 from ..models import Delivery, Feedback, Issue, Subscriber, Subscription, SubscriptionEvent, utcnow
 from ..states import DeliveryStatus as D
 from ..states import SubscriptionStatus as S
-from ..states import can_transition
+from ..states import UnsubscribeReason, can_transition
 from ..transitions import move, move_record
 from .parsers import COMPLAINT, HARD_BOUNCE, OPT_OUT, REFUSAL, REPLY, SOFT_BOUNCE, FeedbackEvent
 from .reasons import find_enhanced_status
@@ -85,7 +85,7 @@ def _consequences(record: Feedback, subscriber: Subscriber, delivery: Delivery |
     elif record.kind == OPT_OUT and delivery is not None and delivery.subscription_id is not None:
         subscription = db.session.get(Subscription, delivery.subscription_id)
         # The report is the evidence: which feedback loop said the reader asked to leave, kept with the event.
-        consent.unsubscribe(subscription, "feedback_report",
+        consent.unsubscribe(subscription, UnsubscribeReason.FEEDBACK_REPORT,
                             f"opt-out report #{record.id} from {record.diagnostic or record.source}")
 
 

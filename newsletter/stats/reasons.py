@@ -4,12 +4,11 @@ from datetime import datetime
 
 from sqlalchemy import case, func, or_, select
 
-from ..consent import UNSUBSCRIBE_REASONS
 from ..extensions import db
 from ..models import SubscriptionEvent
+from ..states import NO_REASON, UNSUBSCRIBE_REASONS, UnsubscribeReason
 
-NO_REASON = "none"
-UNKNOWN_REASON = "other"
+UNKNOWN_REASON = UnsubscribeReason.OTHER.value
 REASON_CODES = (*UNSUBSCRIBE_REASONS, NO_REASON)
 LATEST_COMMENTS = 10
 

@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 document of the JSON API, served at /api/v1/openapi.json."""
 
+from ..stats.reasons import REASON_CODES
+
 INTEGER = {"type": "integer", "minimum": 0}
 MAYBE_INTEGER = {"type": ["integer", "null"]}
 MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -8,7 +10,7 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped"
 BUCKET_FIELDS = ("requests", "confirmations", "imported", "unsubscribes", "bounces", "complaints", "pauses",
                  "erasures", "restored", "confirmed")
 READER_FIELDS = ("pending", "confirmed", "unsubscribed", "bounced", "complained", "paused")
-REASONS = ("too_often", "not_relevant", "never_asked", "other", "mailto", "feedback_report", "none")
+REASONS = REASON_CODES  # every stored code, and "none"
 BOUNCE_GROUPS = ("address", "reader", "sender", "unclear")
 
 

@@ -5,6 +5,8 @@ import re
 from flask_babel import format_decimal
 from markupsafe import Markup, escape
 
+from ..states import REASON_LABELS
+
 # A URL in plain text ends before whitespace, a quote or an angle bracket; trailing punctuation is the sentence's.
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _TRAILING = ".,;:!?)]"
@@ -36,3 +38,4 @@ def register(app) -> None:
     """Make the filters available to every template."""
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["linkify"] = linkify
+    app.jinja_env.globals["reason_labels"] = REASON_LABELS  # why readers left, in the page's language

@@ -5,13 +5,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-UNSUBSCRIBE_REASONS = [
-    ("", _l("I'd rather not say")),
-    ("too_often", _l("Too many e-mails")),
-    ("not_relevant", _l("The content is not for me any more")),
-    ("never_asked", _l("I never asked for this")),
-    ("other", _l("Another reason")),
-]
+from ..states import NO_REASON, READER_REASONS, REASON_LABELS
+
+UNSUBSCRIBE_REASONS = [("", REASON_LABELS[NO_REASON])] + [(code.value, REASON_LABELS[code]) for code in READER_REASONS]
 
 
 class SubscribeForm(FlaskForm):

@@ -132,13 +132,9 @@ def unsubscribe_post(token: str):
     """The button of the page and RFC 8058 one-click (body List-Unsubscribe=One-Click): no cookie, no CSRF."""
     subscription = _subscription(tokens.UNSUBSCRIBE, token)
     form = UnsubscribeForm()
-    months = {"pause1": 1, "pause3": 3}.get(form.action.data)
-    if months and subscription.status == S.CONFIRMED:
-        consent.pause(subscription, months)
-    else:
-        consent.unsubscribe(subscription, form.reason.data, form.reason_text.data)
+    paused = consent.leave(subscription, form.action.data, form.reason.data, form.reason_text.data)
     db.session.commit()
-    return render_template("public/unsubscribed.html", subscription=subscription, paused=bool(months))
+    return render_template("public/unsubscribed.html", subscription=subscription, paused=paused)
 
 
 @bp.get("/preferences/<token>")
@@ -203,9 +199,7 @@ def preferences_erase(token: str):
 
 
 def _newsletter(slug: str):
-    if not newsletters.SLUG_PATTERN.match(slug):
-        abort(404)  # not a slug at all (NUL, junk): never reaches the database
-    item = newsletters.newsletter_by_slug(slug)
+    item = newsletters.newsletter_by_slug(slug)  # NotFound, a 404 page, for junk and unknown slugs alike
     g.locale = item.language
     return item
 
