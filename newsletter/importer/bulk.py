@@ -13,9 +13,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from ..database import FastStatement
 from ..extensions import db
 from ..models import UTCDateTime
-from ..sending.ledger import FastStatement
 
 SQLITE_CACHE_KIB = 32 * 1024  # page cache of the import's connection: flat memory whatever the file's size
 SQLITE_CHECKPOINT_PAGES = 32_000  # WAL pages between checkpoints (default 1,000): the WAL file grows to 128 MB

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from ..database import FastStatement
 from ..extensions import db
 from ..models import Delivery, Issue, Subscriber, Subscription, UTCDateTime, utcnow
 from ..states import DeliveryStatus as D
@@ -302,45 +303,6 @@ class HotLedger:
             self.cursor.execute("ROLLBACK")
             raise
         self.cursor.execute("COMMIT")
-
-
-class FastStatement:
-    """A Core statement compiled once for a dialect and executed straight on the DB-API cursor.
-
-    Literal values of the statement and the type conversions (dates on SQLite) come from the compiled form,
-    so the SQL and its parameters are exactly what SQLAlchemy would send, without its per-call overhead.
-    """
-
-    def __init__(self, statement, dialect):
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.processors = compiled._bind_processors
-        self.defaults = compiled.construct_params(_check=False)  # the statement's own literals ('queued', 250...)
-        for name, process in self.processors.items():
-            if self.defaults.get(name) is not None:
-                self.defaults[name] = process(self.defaults[name])
-        self.order = compiled.positiontup if compiled.positional else None
-
-    def run(self, connection: Connection, **values) -> list:
-        """Execute in autocommit; return the first column of the returned rows."""
-        cursor = connection.connection.driver_connection.cursor()
-        try:
-            return [row[0] for row in self.rows(cursor, **values)]
-        finally:
-            cursor.close()
-
-    def rows(self, cursor, **values) -> list[tuple]:
-        """Execute on a DB-API cursor; the returned rows ([] for a statement that returns none). Values the
-        statement has no parameter for are ignored."""
-        params = dict(self.defaults)
-        for name, value in values.items():
-            if name in params:
-                process = self.processors.get(name)
-                params[name] = process(value) if process is not None and value is not None else value
-        if self.order is not None:
-            params = tuple(params[name] for name in self.order)
-        cursor.execute(self.sql, params)
-        return cursor.fetchall() if cursor.description is not None else []
 
 
 _STATEMENTS: dict[str, dict] = {}
