@@ -36,18 +36,6 @@ class ReaderPage:
     next_before: int | None  # pass as `before` for the following (older) page; None on the last page
 
 
-def status_counts(newsletter: Newsletter) -> dict[str, int]:
-    """How many subscriptions of the newsletter are in each status (every status present, 0 if none)."""
-    counts = {status.value: 0 for status in SubscriptionStatus}
-    rows = db.session.execute(
-        select(Subscription.status, func.count())
-        .where(Subscription.newsletter_id == newsletter.id)
-        .group_by(Subscription.status)
-    )
-    counts.update({status: count for status, count in rows})
-    return counts
-
-
 def confirmed_counts(newsletters: list[Newsletter]) -> dict[int, int]:
     """Confirmed readers per newsletter id, in one query (for the dashboard)."""
     ids = [item.id for item in newsletters]

@@ -14,6 +14,7 @@ from dotenv import find_dotenv, load_dotenv
 
 from .config import ConfigError, read_settings
 from .logs import configure_logging
+from .redis_client import redis_client
 
 TICK_SECONDS = 5.0
 BATCH_TASK_BUDGET = 10.0
@@ -83,9 +84,7 @@ def send_batches(issue_id: int) -> int:
 
 def _claim_dispatch(app, issue_id: int) -> bool:
     """At most one dispatch per issue per few seconds across all tick runners (a Redis key with a TTL)."""
-    import redis
-
-    client = redis.Redis.from_url(app.config["REDIS_URL"] or app.config["CELERY_BROKER_URL"])
+    client = redis_client(app.config["REDIS_URL"] or app.config["CELERY_BROKER_URL"])
     return bool(client.set(f"newsletter:dispatch:{issue_id}", str(time.time()), nx=True, ex=int(TICK_SECONDS * 2)))
 
 

@@ -8,6 +8,8 @@ import urllib.request
 
 from flask import current_app
 
+from ..redis_client import redis_client
+
 _seen: dict[str, float] = {}
 REMEMBERED_SECONDS = 2 * 3600  # longer than any accepted age (Mailgun 15 minutes, SNS one hour)
 
@@ -28,9 +30,7 @@ def seen_before(kind: str, token: str) -> bool:
     url = current_app.config["REDIS_URL"]
     key = f"newsletter:{kind}:{token[:200]}"
     if url:
-        import redis
-
-        return not redis.Redis.from_url(url).set(key, 1, nx=True, ex=REMEMBERED_SECONDS)
+        return not redis_client(url).set(key, 1, nx=True, ex=REMEMBERED_SECONDS)
     now = time.time()
     for old in [t for t, at in _seen.items() if at < now - REMEMBERED_SECONDS]:
         del _seen[old]

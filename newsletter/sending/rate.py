@@ -8,7 +8,7 @@ only sender.
 import threading
 import time
 
-import redis
+from ..redis_client import redis_client
 
 # KEYS[1]: the schedule; ARGV[1]: interval in microseconds. Returns the slot (microseconds since the epoch).
 _TAKE_SLOT = """
@@ -46,7 +46,7 @@ class RedisPacer:
 
     def __init__(self, rate: float, url: str, key: str = "newsletter:send-rate"):
         self.interval_us = int(1_000_000 / rate)
-        self.client = redis.Redis.from_url(url)
+        self.client = redis_client(url)
         self.take = self.client.register_script(_TAKE_SLOT)
         self.key = key
 

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..readers import status_counts
 from ..models import Issue, Newsletter, Subscription, SubscriptionEvent, User, utcnow
 from ..states import IssueStatus
 from ..states import SubscriptionStatus as S
@@ -106,6 +105,18 @@ def newsletter_figures(newsletter: Newsletter, period: Period) -> NewsletterFigu
     figures.totals = {name: sum(getattr(bucket, name) for bucket in timeline) for name in COUNTED}
     figures.refusals = refusals_of_newsletter(newsletter.id, period.since)
     return figures
+
+
+def status_counts(newsletter: Newsletter) -> dict[str, int]:
+    """How many subscriptions of the newsletter are in each status (every status present, 0 if none)."""
+    counts = {status.value: 0 for status in S}
+    rows = db.session.execute(
+        select(Subscription.status, func.count())
+        .where(Subscription.newsletter_id == newsletter.id)
+        .group_by(Subscription.status)
+    )
+    counts.update({status: count for status, count in rows})
+    return counts
 
 
 def reader_counts(newsletter: Newsletter) -> dict[str, int]:

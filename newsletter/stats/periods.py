@@ -66,6 +66,17 @@ class Period:
         return day - timedelta(days=day.weekday()) if self.by == "week" else day
 
 
+def period_asked(args, fallback: bool = False) -> Period:
+    """The period a query string asks for (`by`, `days`); InvalidInput if it makes no sense, or the default
+    period with `fallback` (a page shows the default rather than an error)."""
+    try:
+        return period(args.get("by"), args.get("days"))
+    except InvalidInput:
+        if not fallback:
+            raise
+        return period()
+
+
 def period(by: str | None = None, days: int | str | None = None, today: date | None = None) -> Period:
     """The last `days` days (365 unless said) by day or week (week unless said); InvalidInput otherwise."""
     by = by or DEFAULT_BY

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import DomainError
 from ..extensions import csrf, db, login_manager
 from ..models import LANGUAGES, User
+from .api_errors import error_response, http_error_response, is_api_request
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -110,7 +111,6 @@ def start_sender_once() -> None:
 
 def register_error_pages(app: Flask) -> None:
     """Every error is a page that says what happened; never a stack trace."""
-    from . import api
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
@@ -123,14 +123,14 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        if api.is_api_request():  # errors found before any API view (unknown path, wrong method) are JSON too
-            return api.http_error_response(error)
+        if is_api_request():  # errors found before any API view (unknown path, wrong method) are JSON too
+            return http_error_response(error)
         return render_template("error.html", code=error.code), error.code
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         app.logger.exception("unexpected error on %s %s", request.method, request.path)
         db.session.rollback()
-        if api.is_api_request():
-            return api.error_response(500, "internal_error", "Something went wrong on our side; it is logged.")
+        if is_api_request():
+            return error_response(500, "internal_error", "Something went wrong on our side; it is logged.")
         return render_template("error.html", code=500), 500

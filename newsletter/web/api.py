@@ -16,14 +16,14 @@ from ..links import external_url
 from ..stats import bounces as bounce_stats
 from ..stats import issues as issue_stats
 from ..stats import newsletters as newsletter_stats
-from ..stats.periods import period
+from ..stats.periods import period_asked
 from ..stats.bounces import refusal_record
 from ..stats.records import issue_record, newsletter_document, reason_records, summary_record
+from .api_errors import error_response, http_error_response
 from .api_openapi import openapi_document
 from .pacing import answer_no_sooner_than
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-PREFIX = "/api/"
 MAX_BODY = 16 * 1024
 SUBSCRIBE_FIELDS = {"email", "name", "consent_source"}
 MAX_SOURCE_LENGTH = 500
@@ -35,26 +35,6 @@ class ApiError(DomainError):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message, code)
         self.status = status
-
-
-def is_api_request() -> bool:
-    """True on /api/ paths, whose errors are JSON (also those raised before any API view is found)."""
-    return request.path.startswith(PREFIX)
-
-
-def error_response(status: int, code: str, message: str):
-    """The API's one error shape."""
-    response = jsonify({"error": {"code": code, "message": message}})
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
-
-
-def http_error_response(error: HTTPException):
-    """A Werkzeug HTTP error (404, 405, 413, 429...) in the API's shape."""
-    code = (error.name or "error").lower().replace(" ", "_")
-    return error_response(error.code or 500, code, error.description or error.name)
 
 
 @bp.errorhandler(DomainError)
@@ -191,7 +171,7 @@ def _subscribe_fields(body: dict) -> tuple[str, str | None, str | None]:
 
 
 def _period():
-    return period(request.args.get("by"), request.args.get("days"))
+    return period_asked(request.args)
 
 
 def _int_arg(name: str) -> int | None:

@@ -14,6 +14,7 @@ from ..feedback.parsers import WebhookRejected, parse_mailgun, parse_postmark, p
 from ..feedback.record import record_feedback
 from ..feedback.webhooks import fetch, seen_before
 from ..models import utcnow
+from .api_errors import error_response
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ MAX_BODY = 1024 * 1024
 def ses():
     arns = [arn.strip() for arn in current_app.config["SES_TOPIC_ARNS"].split(",") if arn.strip()]
     if not arns:
-        return _error(404, "not_configured", "Set SES_TOPIC_ARNS to receive Amazon SES notifications.")
+        return error_response(404, "not_configured", "Set SES_TOPIC_ARNS to receive Amazon SES notifications.")
     return _record("ses", lambda body: parse_ses_sns(
         body, fetch_certificate=fetch, now=utcnow(), seen_message_id=lambda id_: seen_before("sns-message", id_),
         topic_arns=arns, confirm_subscription=_confirm_subscription, verp_local=bounce_mailbox()))
@@ -36,7 +37,7 @@ def ses():
 def postmark():
     user, password = current_app.config["POSTMARK_WEBHOOK_USER"], current_app.config["POSTMARK_WEBHOOK_PASSWORD"]
     if not user or not password:
-        return _error(404, "not_configured", "Set POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD.")
+        return error_response(404, "not_configured", "Set POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD.")
     return _record("postmark", lambda body: parse_postmark(
         body, authorization=request.headers.get("Authorization"), username=user, password=password))
 
@@ -46,7 +47,7 @@ def postmark():
 def mailgun():
     key = current_app.config["MAILGUN_SIGNING_KEY"]
     if not key:
-        return _error(404, "not_configured", "Set MAILGUN_SIGNING_KEY to receive Mailgun events.")
+        return error_response(404, "not_configured", "Set MAILGUN_SIGNING_KEY to receive Mailgun events.")
     return _record("mailgun", lambda body: parse_mailgun(
         body, signing_key=key, now=utcnow(), seen_token=lambda token: seen_before("mailgun-token", token),
         verp_local=bounce_mailbox()))
@@ -58,14 +59,10 @@ def _record(source: str, parse):
         events = parse(body)
     except WebhookRejected as rejected:
         log.warning("%s webhook refused: %s", source, rejected.message)
-        return _error(rejected.status, "webhook_rejected", rejected.message)
+        return error_response(rejected.status, "webhook_rejected", rejected.message)
     recorded = sum(record_feedback(event, source, trusted=True) is not None for event in events)
     db.session.commit()
     return jsonify({"received": len(events), "recorded": recorded})
-
-
-def _error(status: int, code: str, message: str):
-    return jsonify({"error": {"code": code, "message": message}}), status
 
 
 def _confirm_subscription(confirmation) -> None:

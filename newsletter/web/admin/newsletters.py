@@ -4,9 +4,10 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ... import newsletters, publishing, readers, sending_domains
+from ... import newsletters, publishing, sending_domains
 from ...errors import DomainError
 from ...extensions import db
+from ...stats.newsletters import status_counts
 from . import admin
 from ..forms import ActionForm
 from .forms import NewNewsletterForm, NewsletterForm
@@ -34,7 +35,7 @@ def new_newsletter():
 def newsletter_overview(slug: str):
     item = publishing.newsletter_of(current_user, slug)
     return render_template("admin/newsletter.html", newsletter=item, issues=publishing.issues_of(item),
-                           counts=readers.status_counts(item), action_form=ActionForm(),
+                           counts=status_counts(item), action_form=ActionForm(),
                            authentication=sending_domains.authentication_of(item))
 
 

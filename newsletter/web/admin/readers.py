@@ -13,6 +13,7 @@ from ... import publishing, reader_requests, readers
 from ...errors import DomainError
 from ...export import export_subscribers
 from ...extensions import db
+from ...stats.newsletters import status_counts
 from . import admin
 from .forms import InviteForm, ReasonForm
 
@@ -31,7 +32,7 @@ def newsletter_subscribers(slug: str):
     search = request.args.get("q", "").strip()
     page = readers.reader_page(item, before=request.args.get("before", type=int), status=status, search=search)
     return render_template("admin/subscribers.html", newsletter=item, page=page, status=status, search=search,
-                           counts=readers.status_counts(item))
+                           counts=status_counts(item))
 
 
 @admin.get("/n/<slug>/subscribers.csv")

@@ -7,13 +7,12 @@ from flask_babel import format_date
 from flask_login import current_user
 
 from ... import newsletters, publishing
-from ...errors import InvalidInput
 from ...extensions import db
 from ...stats import bounces as bounce_stats
 from ...stats import charts
 from ...stats import issues as issue_stats
 from ...stats import newsletters as newsletter_stats
-from ...stats.periods import period
+from ...stats.periods import period_asked
 from ...stats.records import (ISSUE_COLUMNS, SUMMARY_COLUMNS, bucket_record, csv_lines, issue_record,
                               reason_records, summary_record)
 from . import admin
@@ -124,11 +123,7 @@ def _csv(name: str, records, columns: list[str] | None = None) -> Response:
 
 
 def _period():
-    """The period asked for in the query string; the default one when it makes no sense."""
-    try:
-        return period(request.args.get("by"), request.args.get("days"))
-    except InvalidInput:
-        return period()
+    return period_asked(request.args, fallback=True)
 
 
 def _before() -> int | None:
