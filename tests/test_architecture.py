@@ -1,4 +1,5 @@
-"""Boundaries: services know nothing of requests, views or templates (STYLE rules 2, 3, 17)."""
+"""Boundaries: arrows point down (the layers of docs/architecture.md), and services know nothing of requests,
+views or templates (STYLE rules 2, 3, 17)."""
 
 import ast
 from pathlib import Path
@@ -69,3 +70,117 @@ def test_feedback_parsers_and_reason_table_are_pure():
             if top in {"flask", "sqlalchemy", "flask_sqlalchemy"} or module.split(".")[-1] in {"models", "extensions"}:
                 offenders.append(f"{path.relative_to(PACKAGE)} imports {module}")
     assert offenders == []
+
+
+# --- layers: arrows point down (docs/architecture.md) ------------------------------------------------------
+
+# Top to bottom; a module imports from its own layer and the layers below it, never above. Every module of the
+# package is in exactly one layer (a new module is placed here, and on the diagram in docs/architecture.md).
+LAYERS = {
+    "entry points": ["newsletter", "newsletter.web", "newsletter.cli", "newsletter.tasks"],
+    "services": ["newsletter.consent", "newsletter.publishing", "newsletter.accounts", "newsletter.newsletters",
+                 "newsletter.privacy", "newsletter.readers", "newsletter.reader_requests", "newsletter.sharing",
+                 "newsletter.export", "newsletter.checks", "newsletter.sending_domains", "newsletter.senders",
+                 "newsletter.archive", "newsletter.feed", "newsletter.api_tokens", "newsletter.backup",
+                 "newsletter.demo", "newsletter.timezones"],
+    "engines": ["newsletter.importer", "newsletter.sending", "newsletter.stats", "newsletter.feedback",
+                "newsletter.mail", "newsletter.domains", "newsletter.branding", "newsletter.media",
+                "newsletter.media_store", "newsletter.images"],
+    "ledger": ["newsletter.models", "newsletter.states", "newsletter.transitions", "newsletter.tokens",
+               "newsletter.suppression"],
+    "plumbing": ["newsletter.extensions", "newsletter.database", "newsletter.config", "newsletter.errors",
+                 "newsletter.links", "newsletter.content", "newsletter.logs", "newsletter.addresses",
+                 "newsletter.redis_client"],
+}
+# Arrows that climb on purpose, each with its reason. Keep this list short: fix an arrow rather than add it.
+CLIMBING_ALLOWED = {
+    # extensions.py holds the unbound extension objects; the mail extension is mail/connection.py's Flask-Mail
+    # subclass (timeout, TLS, outbox), so its class has to be imported to be instantiated there.
+    ("newsletter.extensions", "newsletter.mail.connection"),
+    # The embedded runner hands the tick to Celery when CELERY_BROKER_URL is set (STYLE rule 15: which runner
+    # runs is one configuration value); tasks.py is where the Celery app lives, imported only then.
+    ("newsletter.sending.runner", "newsletter.tasks"),
+    # follow_issue (the CLI's `issues send --wait` progress loop) still lives in the worker package; issue 18
+    # moves it to cli.py (another change in progress), which removes this entry.
+    ("newsletter.sending.runner", "newsletter.publishing"),
+    # An opt-out report, a mailto: unsubscribe and the restore of a reader wrongly suppressed are the reader's
+    # lifecycle: feedback calls consent, its one home, rather than write subscriptions itself.
+    ("newsletter.feedback.record", "newsletter.consent"),
+    ("newsletter.feedback.inbound", "newsletter.consent"),
+    ("newsletter.feedback.restore", "newsletter.consent"),
+    # Which key signs a newsletter's mail is sending_domains' rule (with its domain check); the send path asks
+    # it once per issue and process rather than keep a second copy of the rule.
+    ("newsletter.sending.work", "newsletter.sending_domains"),
+}
+
+
+def layer_of(module: str) -> int:
+    """The layer's rank (0 = top) of a module of the package, by its longest listed prefix."""
+    ranks = [(len(prefix), rank) for rank, prefixes in enumerate(LAYERS.values()) for prefix in prefixes
+             if module == prefix or (prefix != "newsletter" and module.startswith(prefix + "."))]
+    assert ranks, f"{module} is in no layer: place it in LAYERS (and on docs/architecture.md's diagram)"
+    return max(ranks)[1]
+
+
+def package_imports(module: str, is_package: bool, source: str) -> list[tuple[int, str]]:
+    """(line, module) for every import of the package in `source`, at any depth (inside functions too)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "newsletter"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "newsletter":
+                continue
+            for alias in node.names:  # `from . import consent` imports the module newsletter.consent
+                named = f"{target}.{alias.name}"
+                found.append((node.lineno, named if _is_module(named) else target))
+    return found
+
+
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def climbing_imports(sources: dict[str, tuple[bool, str]], allowed=frozenset()) -> list[str]:
+    """Imports of a module from a layer above its own; `sources` maps module -> (is_package, source)."""
+    climbing = []
+    for module, (is_package, source) in sorted(sources.items()):
+        for line, target in package_imports(module, is_package, source):
+            if layer_of(target) < layer_of(module) and (module, target) not in allowed:
+                climbing.append(f"{module}:{line} imports {target}")
+    return climbing
+
+
+def package_sources() -> dict[str, tuple[bool, str]]:
+    sources = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        sources[".".join(parts[:-1] if is_package else parts)] = (is_package, path.read_text())
+    return sources
+
+
+def test_no_import_climbs_a_layer_even_inside_a_function():
+    assert climbing_imports(package_sources(), CLIMBING_ALLOWED) == []
+
+
+def test_the_layer_check_fails_on_a_climbing_import():
+    sources = {
+        "newsletter.stats.leaving": (False, "def reasons():\n    from ..consent import UNSUBSCRIBE_REASONS\n"),
+        "newsletter.sending.follow": (False, "import newsletter.web.api\nfrom .. import publishing\n"),
+        "newsletter.importer": (True, "from ..web.admin import share\nfrom ..models import Issue\n"),
+        "newsletter.mail.fine": (False, "from ..states import IssueStatus\nfrom . import headers\nimport os\n"),
+    }
+    assert climbing_imports(sources) == [
+        "newsletter.importer:1 imports newsletter.web.admin.share",
+        "newsletter.sending.follow:1 imports newsletter.web.api",
+        "newsletter.sending.follow:2 imports newsletter.publishing",
+        "newsletter.stats.leaving:2 imports newsletter.consent",
+    ]
+
