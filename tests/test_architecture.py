@@ -82,7 +82,7 @@ LAYERS = {
                  "newsletter.privacy", "newsletter.readers", "newsletter.reader_requests", "newsletter.sharing",
                  "newsletter.export", "newsletter.checks", "newsletter.sending_domains", "newsletter.senders",
                  "newsletter.archive", "newsletter.feed", "newsletter.api_tokens", "newsletter.backup",
-                 "newsletter.demo", "newsletter.timezones"],
+                 "newsletter.demo", "newsletter.timezones", "newsletter.login_backoff"],
     "engines": ["newsletter.importer", "newsletter.sending", "newsletter.stats", "newsletter.feedback",
                 "newsletter.mail", "newsletter.domains", "newsletter.branding", "newsletter.media",
                 "newsletter.media_store", "newsletter.images"],
