@@ -98,3 +98,13 @@ def test_pause_from_the_unsubscribe_page(client, confirmed):
     assert confirmed.status == "confirmed" and confirmed.paused_until is not None
     days = (confirmed.paused_until - confirmed.confirmed_at).days
     assert 88 <= days <= 93
+
+
+def test_a_pause_asked_by_a_reader_not_confirmed_unsubscribes_and_says_so(client, newsletter):
+    consent.subscribe(newsletter, "pending@example.net", "", ip=None, source="test", wording="w")
+    pending = db.session.scalar(select(Subscription))
+    db.session.commit()
+    response = client.post(one_click_url(pending), data={"action": "pause1"})
+    assert response.status_code == 200 and b"You are unsubscribed" in response.data
+    db.session.refresh(pending)
+    assert pending.status == "unsubscribed" and pending.paused_until is None
