@@ -3,6 +3,7 @@
     .venv/bin/python bench/send.py [--sizes 10000,100000] [--repeats 3] [--celery-size 20000] [--pg URL]
                                    [--no-celery] [--max-steal 0.1] [--set SEND_WINDOW=1 ...]
     .venv/bin/python bench/send.py --dkim [--sizes 10000] [--repeats 3]     (signed against unsigned: bench/send_dkim.py)
+    .venv/bin/python bench/send.py --rtt-ms 10 [--sizes 5000] [--repeats 3]  (a relay 10 ms away: bench/send_latency.py)
 
 For each size N: N synthetic confirmed readers in a fresh SQLite database, one issue, sent by the embedded
 send path (one worker) to smtp-sink; then the same number of prebuilt messages of the same size sent with raw
@@ -32,7 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import send_dkim  # noqa: E402  (bench/send_dkim.py, beside this script)
+import send_latency  # noqa: E402
 SINK_PORT = 2526
+PROXY_PORT = 2527
+RELAY = {"port": SINK_PORT}  # where the send path under test sends: the sink, or the delay proxy before it
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
 
 
@@ -59,7 +63,7 @@ def app_env(database_url: str, instance: str, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "SEND_", "CELERY", "DATABASE"))}
     env.update(NEWSLETTER_ENV="testing", SECRET_KEY=SECRET, DATABASE_URL=database_url, INSTANCE_PATH=instance,
                BASE_URL="https://news.example.org", MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1",
-               MAIL_PORT=str(SINK_PORT), **SETTINGS, **extra)
+               MAIL_PORT=str(RELAY["port"]), **SETTINGS, **extra)
     return env
 
 
@@ -77,6 +81,8 @@ def child(argv: list[str]) -> None:
             print(json.dumps(send_ours(app)))
         elif mode == "raw":
             print(json.dumps(send_raw(app, n)))
+        elif mode == "size":
+            print(json.dumps({"message_bytes": len(prebuilt(1)[0])}))
 
 
 def seed(app, n: int) -> None:
@@ -139,15 +145,7 @@ def send_ours(app) -> dict:
 
 def send_raw(app, n: int) -> dict:
     """The reference: prebuilt messages of the same size over one reused smtplib connection."""
-    from sqlalchemy import select
-
-    from newsletter.extensions import db
-    from newsletter.mail.issue_message import IssueTemplate, Reader
-    from newsletter.models import Issue, utcnow
-
-    template = IssueTemplate(db.session.scalar(select(Issue)))
-    pool = [template.message_for(Reader(f"reader{i}@example.net", f"Reader {i}", "u" * 70, "p" * 70, utcnow(),
-                                        "https://news.example.org/n/bench", i + 1)) for i in range(500)]
+    pool = prebuilt(500)
     connection = smtplib.SMTP("127.0.0.1", SINK_PORT)
     started = time.perf_counter()
     for i in range(n):
@@ -155,6 +153,19 @@ def send_raw(app, n: int) -> dict:
     elapsed = time.perf_counter() - started
     connection.quit()
     return {"sent": n, "seconds": elapsed, "msgs_per_s": n / elapsed, "message_bytes": len(pool[0])}
+
+
+def prebuilt(count: int) -> list[bytes]:
+    """`count` messages of the seeded issue, as the send path builds them."""
+    from sqlalchemy import select
+
+    from newsletter.extensions import db
+    from newsletter.mail.issue_message import IssueTemplate, Reader
+    from newsletter.models import Issue, utcnow
+
+    template = IssueTemplate(db.session.scalar(select(Issue)))
+    return [template.message_for(Reader(f"reader{i}@example.net", f"Reader {i}", "u" * 70, "p" * 70, utcnow(),
+                                        "https://news.example.org/n/bench", i + 1)) for i in range(count)]
 
 
 def peak_rss_mb() -> float:
@@ -277,6 +288,8 @@ def main() -> None:
                         help="send the issue DKIM-signed and unsigned, alternately, and compare (bench/send_dkim.py)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting of the send path under test, e.g. --set SEND_WINDOW=1 (repeatable)")
+    parser.add_argument("--rtt-ms", type=float, default=0,
+                        help="put a delay proxy of this round trip before the sink and compare with smtp-source")
     args = parser.parse_args()
     for setting in args.set:
         name, equals, value = setting.partition("=")
@@ -284,6 +297,18 @@ def main() -> None:
             parser.error(f"--set takes NAME=VALUE with a SEND_ setting, not {setting!r}")
         SETTINGS[name] = value
     sink = start_sink()
+    if args.rtt_ms:
+        proxy = send_latency.start_proxy(PROXY_PORT, SINK_PORT, args.rtt_ms)
+        RELAY["port"] = PROXY_PORT
+        try:
+            if not args.no_celery:
+                ensure_database(args.pg)
+            result = send_latency.compare(args, app_env, run_child, celery_run, PROXY_PORT)
+        finally:
+            send_latency.stop(proxy)
+            sink.terminate()
+        print(json.dumps(result))
+        return
     if args.dkim:
         try:
             result = send_dkim.compare(int(args.sizes.split(",")[0]), args.repeats, app_env, run_child)
@@ -359,5 +384,7 @@ def ensure_database(url: str) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--proxy":
+        send_latency.run_proxy(sys.argv[2:])
     else:
         main()
