@@ -232,6 +232,7 @@ SETTINGS = (
     Setting("DMARC_REPORT_ADDRESS", "", lambda raw: parse_address(raw) if raw.strip() else ""),
     Setting("SEND_BATCH_SIZE", "200", parse_int(1, 10000)),
     Setting("SEND_LEASE_SECONDS", "300", parse_int(1, 86400)),
+    Setting("SEND_HEARTBEAT_GRACE", "30", parse_int(1, 3600)),
     Setting("SEND_WINDOW", "16", parse_int(1, 1000)),
     Setting("SEND_RETRY_BASE_SECONDS", "30", parse_rate),
     Setting("SEND_MAX_ATTEMPTS", "8", parse_int(1, 50)),

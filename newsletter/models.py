@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -383,6 +384,22 @@ class Delivery(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     issue: Mapped[Issue] = relationship()
+
+
+class SenderHeartbeat(db.Model):
+    """A sending process and its last sign of life: a claim whose holder's beat is older than
+    SEND_HEARTBEAT_GRACE is taken over (sending/heartbeats.py)."""
+
+    __tablename__ = "sender_heartbeats"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)  # the lease_owner of its claims
+    kind: Mapped[str] = mapped_column(String(16))  # thread (web process), worker, celery, cli
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    # When that process started (seconds since the epoch): a pid taken again by another process is not it.
+    process_started: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SendHold(db.Model):

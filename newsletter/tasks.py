@@ -46,7 +46,7 @@ def _app_and_state():
         from .sending.work import SendState
 
         app = create_app({"START_SENDER": False})
-        _process.update(app=app, state=SendState(app),
+        _process.update(app=app, state=SendState(app, "celery"),
                         transport=make_transport(app.config, app.instance_path))
     return _process["app"], _process["state"], _process["transport"]
 
@@ -100,3 +100,4 @@ def _close_transport(**_kwargs) -> None:
     transport = _process.get("transport")
     if transport is not None:
         transport.close()
+        _process["state"].heartbeat.close()

@@ -25,6 +25,7 @@ def run_flask(args, env_overrides: dict, tmp_path) -> subprocess.CompletedProces
     ("MAIL_BACKEND", "carrier-pigeon", "outbox, smtp"),
     ("MAIL_PORT", "seventy", "from 1 to 65535"),
     ("MAIL_PORT", "70000", "from 1 to 65535"),
+    ("SEND_HEARTBEAT_GRACE", "0", "from 1 to 3600"),
     ("MAIL_USE_TLS", "perhaps", "true, false"),
     ("SEND_RATE_PER_SECOND", "-3", "0 for unlimited"),
     ("SEND_WINDOW", "0", "from 1 to 1000"),

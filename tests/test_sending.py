@@ -193,7 +193,7 @@ def test_a_claimed_batch_carries_each_readers_details_and_leaves_out_erased_read
     issue = new_issue(newsletter)
     start_sending(issue)
     assert enqueue_page(issue.id, 10) == 4
-    claimed = claim_batch(issue.id, "worker-a", 10, timedelta(minutes=5))
+    claimed = claim_batch(issue.id, "worker-a", 10, timedelta(minutes=5), timedelta(seconds=30))
     erased = db.session.scalar(select(Subscriber).where(Subscriber.email == emails[1]))
     db.session.delete(erased)  # the delivery row stays, without its reader (ON DELETE SET NULL)
     db.session.commit()

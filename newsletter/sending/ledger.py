@@ -2,13 +2,21 @@
 one moves QUEUED -> SENDING -> SENT (or FAILED, UNKNOWN, back to QUEUED for a retry) by conditional updates.
 
 Exactly once, the argument: a delivery is marked SENDING, and that mark committed, before its message goes to
-the SMTP server; only the lease holder can mark it; a row left in SENDING by a crash becomes UNKNOWN and is
-never sent again. Rows are marked a window at a time (SEND_WINDOW, default 16), one window per SMTP
-connection (SEND_CONNECTIONS: each connection finishes its window before it asks for another, and the SENT
-marks of the window before are written in the same transaction as the next window's SENDING marks;
-sending/parallel.py), so a crash costs at most SEND_WINDOW x SEND_CONNECTIONS messages (recorded UNKNOWN:
-maybe sent, maybe not), never a duplicate, and a QUEUED row whose worker died is claimed again when its lease
-runs out.
+the SMTP server; only the holder of its claim (`lease_owner`) can mark it, and every later mark of the holder
+(SENT, a retry back to QUEUED, a give-back) is conditional on the row being SENDING and still its own; just
+before each message goes, the holder re-reads that the row is still SENDING and its own. A row left in SENDING
+by a holder that died becomes UNKNOWN and is never sent again. Rows are marked a window at a time (SEND_WINDOW,
+default 16), one window per SMTP connection (SEND_CONNECTIONS: each connection finishes its window before it
+asks for another, and the SENT marks of the window before are written in the same transaction as the next
+window's SENDING marks; sending/parallel.py), so a crash costs at most SEND_WINDOW x SEND_CONNECTIONS messages
+(recorded UNKNOWN: maybe sent, maybe not), never a duplicate.
+
+A holder is dead when its heartbeat (sending/heartbeats.py) is older than SEND_HEARTBEAT_GRACE, when it ran on
+this machine and its process is gone, or, as a backstop for a holder that beats but is stuck, when its lease
+(SEND_LEASE_SECONDS) ran out. Its QUEUED claims are then free for any sender and its SENDING rows become
+UNKNOWN, on the same pass. A holder wrongly thought dead (a frozen process that wakes up) cannot double
+anyone: its SENDING rows are UNKNOWN, which it cannot change, its QUEUED rows carry another owner, which it
+cannot mark, and its re-read before the next message stops it.
 """
 
 import json
@@ -41,6 +49,7 @@ from ..models import Delivery, Issue, Subscriber, Subscription, UTCDateTime, utc
 from ..states import DeliveryStatus as D
 from ..states import IssueStatus
 from ..transitions import initial, move, transition
+from .heartbeats import live_owners
 from .recipients import next_recipients, receives_mail
 
 
@@ -97,8 +106,9 @@ def queue_is_low(issue_id: int, rows: int) -> bool:
     return count < rows
 
 
-def claim_batch(issue_id: int, owner: str, size: int, lease: timedelta) -> list[int]:
-    """Take a lease on up to `size` due QUEUED deliveries nobody holds (SKIP LOCKED on PostgreSQL). Commits."""
+def claim_batch(issue_id: int, owner: str, size: int, lease: timedelta, grace: timedelta) -> list[int]:
+    """Take a lease on up to `size` due QUEUED deliveries nobody alive holds: unclaimed, their lease run out, or
+    their holder's heartbeat older than `grace` (SKIP LOCKED on PostgreSQL). Commits."""
     now = utcnow()
     free = (
         select(Delivery.id)
@@ -106,7 +116,8 @@ def claim_batch(issue_id: int, owner: str, size: int, lease: timedelta) -> list[
             Delivery.issue_id == issue_id,
             Delivery.status == D.QUEUED.value,
             Delivery.next_attempt_at <= now,
-            (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now),
+            Delivery.lease_until.is_(None) | (Delivery.lease_until < now)
+            | Delivery.lease_owner.not_in(live_owners(now, grace).scalar_subquery()),
         )
         .order_by(Delivery.id)
         .limit(size)
@@ -156,14 +167,17 @@ def load_readers(delivery_ids: list[int]) -> list[ClaimedReader]:
     return readers
 
 
-def recover_stale(now: datetime, grace: timedelta) -> int:
-    """SENDING rows whose holder vanished become UNKNOWN (maybe sent: never resent). Commits."""
+def recover_stale(now: datetime, grace: timedelta, lease_grace: timedelta) -> int:
+    """SENDING rows whose holder died become UNKNOWN (maybe sent: never resent): its heartbeat is older than
+    `grace`, or its lease ran out more than `lease_grace` ago. Commits."""
     # Only issues that can still have SENDING rows (one is marked sent once none is left): the deliveries of
     # every past issue would otherwise be read on each pass.
     unsettled = select(Issue.id).where(Issue.status.in_([IssueStatus.SENDING.value, IssueStatus.PAUSED.value,
                                                           IssueStatus.CANCELLED.value]))
     moved = move(Delivery, D.UNKNOWN, Delivery.issue_id.in_(unsettled.scalar_subquery()),
-                 Delivery.lease_until < now - grace, from_=[D.SENDING], lease_until=None, updated_at=now,
+                 (Delivery.lease_until < now - lease_grace)
+                 | Delivery.lease_owner.not_in(live_owners(now, grace).scalar_subquery()),
+                 from_=[D.SENDING], lease_until=None, updated_at=now,
                  smtp_reply="the sender stopped while this message was being handed over; not resent")
     db.session.commit()
     return moved
@@ -349,7 +363,8 @@ def _build_statements(dialect) -> dict:
         start=start,
         skip=skip,
         sent=sent("ids"),
-        due=select(Delivery.id).where(this_one, eligible),
+        # Still SENDING and ours: a holder taken over (thought dead, then woken up) stops here.
+        due=select(Delivery.id).where(this_one, Delivery.status == D.SENDING.value, ours, eligible),
         drop=(transition(Delivery, D.SKIPPED, this_one, ours, ineligible, from_=[D.SENDING],
                          attempts=Delivery.attempts - 1, lease_until=None, updated_at=now, smtp_reply=left)
               .returning(Delivery.id)),

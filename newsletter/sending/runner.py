@@ -27,8 +27,9 @@ def run_pending_work(state, transport) -> int:
 class EmbeddedRunner:
     """A daemon thread that wakes on commit (or every POLL_SECONDS) and runs the pending work."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, kind: str = "thread"):
         self.app = app
+        self.kind = kind  # thread (in a web process) or worker (`flask worker`)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -59,7 +60,7 @@ class EmbeddedRunner:
         from .work import SendState
 
         transport = make_transport(self.app.config, self.app.instance_path)
-        state = SendState(self.app)
+        state = SendState(self.app, self.kind)
         while not self._stop.is_set():
             self._wake.clear()
             try:
@@ -72,6 +73,7 @@ class EmbeddedRunner:
                 transport.close()  # idle connections get dropped by servers; reopen when needed
                 self._wake.wait(POLL_SECONDS)
         transport.close()
+        state.heartbeat.close()
 
 
 class CeleryRunner:
@@ -95,7 +97,7 @@ class CeleryRunner:
 
 def run_in_foreground(app: Flask) -> None:
     """`flask worker`: the embedded loop in this thread until SIGTERM or SIGINT."""
-    runner = EmbeddedRunner(app)
+    runner = EmbeddedRunner(app, kind="worker")
 
     def stop(_signal, _frame):
         runner._stop.set()
@@ -115,7 +117,7 @@ def follow_issue(app: Flask, issue_id: int, report, send_here: bool, every: floa
     from ..models import Issue
     from .work import SendState, run_issue_work
 
-    state = SendState(app) if send_here else None
+    state = SendState(app, "cli") if send_here else None
     transport = make_transport(app.config, app.instance_path) if send_here else None
     started, first_done = time.monotonic(), None
     try:
@@ -134,6 +136,7 @@ def follow_issue(app: Flask, issue_id: int, report, send_here: bool, every: floa
     finally:
         if transport is not None:
             transport.close()
+            state.heartbeat.close()
 
 
 def make_runner(app: Flask):

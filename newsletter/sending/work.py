@@ -6,9 +6,6 @@ and marks the issue sent when nothing is left.
 """
 
 import logging
-import os
-import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +24,7 @@ from ..stats.issues import settle
 from ..transitions import move
 from . import holds
 from .deliver import BatchOutcome, Policy, deliver_batch
+from .heartbeats import Heartbeat, grace
 from .ledger import (
     HotLedger,
     claim_batch,
@@ -49,10 +47,11 @@ MAX_SERVER_WAIT = 60.0
 
 @dataclass
 class SendState:
-    """What a sending process keeps between passes: rendered issues, pacing, the wait for a down server."""
+    """What a sending process keeps between passes: its identity and heartbeat, rendered issues, pacing, the
+    wait for a down server. `kind` says what runs it: thread, worker, celery or cli."""
 
     app: Flask
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
+    kind: str = "thread"
     templates: dict = field(default_factory=dict)
     pacer: object = None
     server_wait: float = 0.0
@@ -63,6 +62,12 @@ class SendState:
     def __post_init__(self):
         self.pacer = make_pacer(self.app.config)
         self.policy = Policy.from_config(self.app.config)
+        self.heartbeat = Heartbeat(self.app, self.kind)
+
+    @property
+    def owner(self) -> str:
+        """The lease_owner of this sender's claims."""
+        return self.heartbeat.owner
 
     def template(self, issue: Issue) -> IssueTemplate:
         """The issue rendered once per process (again only if it was edited)."""
@@ -79,34 +84,40 @@ def run_issue_work(state: SendState, transport, budget: float = 10.0, only_issue
     now = utcnow()
     start_due_issues(now)
     settle_cancelled()
-    recover_stale(now, timedelta(seconds=config["MAIL_TIMEOUT"] * 2))
-    if time.monotonic() < state.server_retry_at:
+    state.heartbeat.reap_neighbours()
+    recover_stale(now, grace(config), timedelta(seconds=config["MAIL_TIMEOUT"] * 2))
+    issue_ids = sending_issue_ids(only_issue)
+    if not issue_ids:
         return 0
-    deadline = time.monotonic() + budget
-    handed = 0
-    for issue_id in sending_issue_ids(only_issue):
-        handed += send_issue_batches(state, transport, issue_id, deadline)
-        finish_if_done(issue_id)
-        if time.monotonic() >= deadline or time.monotonic() < state.server_retry_at:
-            break
-    return handed
+    with state.heartbeat.holding():  # beats while waiting for a down server too: the sender is alive
+        if time.monotonic() < state.server_retry_at:
+            return 0
+        deadline = time.monotonic() + budget
+        handed = 0
+        for issue_id in issue_ids:
+            handed += send_issue_batches(state, transport, issue_id, deadline)
+            finish_if_done(issue_id)
+            if time.monotonic() >= deadline or time.monotonic() < state.server_retry_at:
+                break
+        return handed
 
 
 def send_issue_batches(state: SendState, transport, issue_id: int, deadline: float) -> int:
     """Claim and deliver batches of one issue until the deadline or until nothing is claimable."""
     config = state.app.config
-    lease = timedelta(seconds=config["SEND_LEASE_SECONDS"])
+    lease, dead_after = timedelta(seconds=config["SEND_LEASE_SECONDS"]), grace(config)
     size = config["SEND_BATCH_SIZE"]
     handed = 0
     listed = False  # every reader has a delivery row: nothing more to enqueue
     while time.monotonic() < deadline:
-        claimed = claim_batch(issue_id, state.owner, size, lease)
+        claimed = claim_batch(issue_id, state.owner, size, lease, dead_after)
         # The next page is created before the queue runs dry, so that other workers keep claiming meanwhile.
         if not listed and (len(claimed) < size or queue_is_low(issue_id, ENQUEUE_AHEAD * size)):
             added = enqueue_page(issue_id, ENQUEUE_PAGE)
             listed = added == 0
             if added and len(claimed) < size:
-                claimed += claim_batch(issue_id, state.owner, size - len(claimed), lease)
+                claimed += claim_batch(issue_id, state.owner, size - len(claimed), lease,
+                                       dead_after)
             elif added is None and not claimed:  # another worker is creating the page this one waits for
                 time.sleep(ENQUEUE_WAIT)
                 continue
