@@ -9,7 +9,7 @@ import sys
 import time
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown, worker_ready
 from dotenv import find_dotenv, load_dotenv
 
 from .config import ConfigError, read_settings
@@ -93,6 +93,14 @@ def _logging(loglevel=None, **_kwargs) -> None:
     """Celery's own lines and ours go out in one format, LOG_FORMAT (Celery then leaves logging alone)."""
     configure_logging(_settings["LOG_FORMAT"])
     logging.getLogger("celery").setLevel(loglevel or logging.INFO)
+
+
+@worker_process_init.connect
+@worker_ready.connect
+def _prepare(**_kwargs) -> None:
+    """Build the app when a worker process starts (each prefork child; the process itself with --pool=solo),
+    so that 'ready' means ready to send and the first task does not pay for it."""
+    _app_and_state()
 
 
 @worker_process_shutdown.connect
