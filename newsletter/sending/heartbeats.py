@@ -46,6 +46,17 @@ def live_owners(now: datetime, within: timedelta):
     return select(SenderHeartbeat.owner).where(SenderHeartbeat.beat_at >= now - within)
 
 
+def alive_senders(config) -> list[SenderHeartbeat]:
+    """Senders whose beat is younger than the grace, less those of this machine whose process is gone. Commits
+    (a read left open would hold SQLite's write lock)."""
+    rows = db.session.scalars(
+        select(SenderHeartbeat).where(SenderHeartbeat.beat_at >= utcnow() - grace(config))
+        .order_by(SenderHeartbeat.beat_at.desc())
+    ).all()
+    db.session.commit()
+    return [row for row in rows if row.host != HOST or _same_process(row.pid, row.process_started)]
+
+
 def _process_started(pid: int) -> float | None:
     """When the process with this pid started, or None when there is none (a zombie counts as gone)."""
     try:
@@ -137,8 +148,10 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            if not self._holding:
-                continue
+            with self._lock:
+                if not self._holding:  # nothing held: the thread ends, the next holding() starts another
+                    self._thread = None
+                    return
             try:
                 with self.app.app_context():
                     self.beat()
