@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate.cli import db as database
 
-from . import accounts, backup, newsletters, publishing, sending_domains
+from . import accounts, backup, newsletters, publishing, send_progress, sending_domains
 from .errors import DomainError, Refused
 from .export import export_subscribers
 from .extensions import db
@@ -143,11 +143,18 @@ def read_markdown(handle) -> str:
 @issues.command("send")
 @click.argument("issue_id", type=int)
 @click.option("--wait", is_flag=True, help="Show a progress bar until the send ends (and send from here when "
-                                           "no Celery workers are configured).")
+                                           "no other sender is running and no Celery workers are configured).")
 @refusals
 def issues_send(issue_id: int, wait: bool):
-    """Start sending an issue now (the pre-send check runs: a refusal exits 1)."""
+    """Start sending an issue now (the pre-send check runs: a refusal exits 1). An issue already sending is
+    followed (--wait) or described, exit 0."""
     issue = publishing.find_issue(issue_id)
+    running = send_progress.running(current_app._get_current_object(), issue)
+    if running is not None:
+        describe_running_send(issue.id, running, wait)
+        if wait:
+            follow_send(issue.id)
+        return
     result = publishing.refuse_unless_sendable(issue)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
@@ -181,10 +188,24 @@ for _name, (_action, _help, _outcome) in SEND_CONTROLS.items():
     _control_command(_name, _action, _help, _outcome)
 
 
+def describe_running_send(issue_id: int, running: send_progress.Situation, wait: bool) -> None:
+    """An issue already sending: its progress, and who carries it on or how to resume it."""
+    progress = running.progress
+    click.echo(f"Issue {issue_id} is already sending: {progress['done']} of {progress['planned']} done.", err=True)
+    if running.senders:
+        click.echo(f"Nothing to do: {', '.join(running.senders)} carries it on.", err=True)
+    elif running.celery:
+        click.echo("Nothing to do: the Celery workers carry it on (is 'celery -A newsletter.tasks worker' "
+                   "running?).", err=True)
+    elif wait:
+        click.echo("No sender is running: sending from here.", err=True)
+    else:
+        click.echo(f"No sender is running: start 'flask --app app worker' or the web process, or run "
+                   f"'flask --app app issues send {issue_id} --wait' to send from here.", err=True)
+
+
 def follow_send(issue_id: int) -> None:
     """Progress bar with rate and ETA; exit 1 if the send stops without finishing."""
-    from .sending.runner import follow_issue
-
     app = current_app._get_current_object()
     with click.progressbar(length=1, label="Sending", show_eta=True, show_percent=True,
                            item_show_func=lambda text: text) as bar:
@@ -192,7 +213,7 @@ def follow_send(issue_id: int) -> None:
             bar.length = max(progress["planned"], progress["recipients"], 1)
             bar.update(progress["done"] - bar.pos, f"{progress['done']}/{bar.length} at {rate:.0f} msg/s")
 
-        final = follow_issue(app, issue_id, update, send_here=not app.config["CELERY_BROKER_URL"])
+        final = send_progress.follow(app, issue_id, update)
     if final["status"] != "sent":
         raise Refused(f"The send stopped ({final['status']}): {final['stop_reason'] or 'see the issue page'}")
     counts = final["counts"]

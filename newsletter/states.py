@@ -5,6 +5,7 @@ every new row's first status against INITIAL), so a rule like "an unsubscribed r
 except by confirming again" lives here and nowhere else.
 """
 
+import re
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
@@ -148,6 +149,20 @@ def sources(new: StrEnum) -> set[str]:
     return {old for old, targets in TRANSITIONS[type(new)].items() if new in targets and old != new}
 
 
+# How a status reads in a sentence ("An issue cannot go from sent to being sent."); others read as they are.
+IN_WORDS: dict[type, dict[str, str]] = {
+    IssueStatus: {I.DRAFT: "a draft", I.SENDING: "being sent"},
+    SubscriptionStatus: {S.PENDING: "waiting for confirmation"},
+    DeliveryStatus: {D.SENDING: "being handed over"},
+    HoldStatus: {H.GIVEN_UP: "given up"},
+}
+
+
+def _named(kind: type) -> str:
+    noun = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind.__name__.removesuffix("Status")).lower()  # "system mail"
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
 def can_transition(kind: type, old: str, new: str) -> bool:
     """True if a record of this status kind may go from old to new."""
     return new in TRANSITIONS[kind].get(old, set())
@@ -156,4 +171,5 @@ def can_transition(kind: type, old: str, new: str) -> bool:
 def check_transition(kind: type, old: str, new: str) -> None:
     """Raise Refused unless the transition is in the table."""
     if not can_transition(kind, old, new):
-        raise Refused(f"A {kind.__name__.removesuffix('Status').lower()} cannot go from {old} to {new}.")
+        words = [IN_WORDS.get(kind, {}).get(status, status) for status in (old, new)]
+        raise Refused(f"{_named(kind).capitalize()} cannot go from {words[0]} to {words[1]}.")

@@ -80,6 +80,7 @@ def smtp(smtp_server):
     recorder = smtp_server.recorder
     with recorder.condition:
         recorder.messages.clear()
+        recorder.opened_sessions = 0
         recorder.replies.clear()
         recorder.mail_script.clear()
         recorder.domain_replies.clear()
@@ -138,6 +139,7 @@ def live_app(make_app, smtp):
     """An app whose sender thread runs, as in production. No app context is held by the test:
     use `with live_app.app_context():` for short looks at the database (SQLite lets one writer at a time)."""
     app = make_app(START_SENDER=True)
+    app.extensions["newsletter.runner"].start()  # as a web process's first request does
     with app.app_context():
         create_demo_newsletter()
     return app

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from newsletter import publishing
 from newsletter.extensions import db
-from newsletter.models import Issue, Subscriber, Subscription
+from newsletter.models import Delivery, Issue, Subscriber, Subscription
+from newsletter.sending.work import SendState
 from tests.conftest import SECRET, create_demo_newsletter
 from tests.support.feedback_mail import dsn
-from tests.support.sending_helpers import confirmed_readers, received_by
+from tests.support.sending_helpers import confirmed_readers, new_issue, received_by, start_sending
 from tests.support.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +119,71 @@ def test_pause_resume_and_cancel_from_the_command_line(app, smtp):
     db.session.refresh(issue)
     assert issue.status == "cancelled"
     assert invoke(app, "issues", "resume", str(issue.id)).exit_code == 1
+
+
+def lease_owners(issue_id: int) -> set[str]:
+    return set(db.session.scalars(select(Delivery.lease_owner).where(Delivery.issue_id == issue_id)))
+
+
+def test_send_with_wait_is_one_sender_one_smtp_session_one_lease_owner(make_app, smtp):
+    # START_SENDER as `flask` runs it: the commit that starts the send wakes the embedded sender, which must not
+    # start in a command's process and send beside it.
+    app = make_app(START_SENDER=True, SEND_BATCH_SIZE=10)
+    with app.app_context():
+        newsletter = create_demo_newsletter()
+        emails = confirmed_readers(newsletter, 60)
+        issue_id = new_issue(newsletter).id
+    before = smtp.opened_sessions
+    with app.app_context():
+        result = invoke(app, "issues", "send", str(issue_id), "--wait")
+        assert result.exit_code == 0, result.stderr + result.stdout
+        assert received_by(smtp) == {email: 1 for email in emails}
+        assert len(lease_owners(issue_id)) == 1
+    assert smtp.opened_sessions - before == 1
+    assert app.extensions["newsletter.runner"]._thread is None
+
+
+def test_send_on_an_issue_already_sending_says_so_with_its_progress_and_exits_0(app, smtp):
+    newsletter = create_demo_newsletter()
+    confirmed_readers(newsletter, 3)
+    issue = new_issue(newsletter)
+    publishing.start_sending(issue)
+    db.session.commit()
+    SendState(app, "worker").heartbeat.beat()  # a live `flask worker` elsewhere on this machine
+    result = invoke(app, "issues", "send", str(issue.id))
+    assert result.exit_code == 0, result.stderr
+    assert f"Issue {issue.id} is already sending: 0 of 3 done" in result.stderr
+    assert "worker on " in result.stderr and "carries it on" in result.stderr
+    assert db.session.get(Issue, issue.id).status == "sending" and smtp.messages == []
+
+
+def test_send_on_an_issue_no_live_sender_holds_says_how_it_resumes(app, smtp):
+    newsletter = create_demo_newsletter()
+    confirmed_readers(newsletter, 3)
+    issue = new_issue(newsletter)
+    start_sending(issue)
+    result = invoke(app, "issues", "send", str(issue.id))
+    assert result.exit_code == 0, result.stderr
+    assert "No sender is running" in result.stderr
+    assert "flask --app app worker" in result.stderr and f"issues send {issue.id} --wait" in result.stderr
+
+
+def test_send_with_wait_resumes_an_issue_no_live_sender_holds(app, smtp):
+    newsletter = create_demo_newsletter()
+    emails = confirmed_readers(newsletter, 4)
+    issue = new_issue(newsletter)
+    start_sending(issue)  # left sending: its sender died, nobody else runs
+    result = invoke(app, "issues", "send", str(issue.id), "--wait")
+    assert result.exit_code == 0, result.stderr + result.stdout
+    assert "Sent: 4 handed to the relay" in result.stdout
+    assert received_by(smtp) == {email: 1 for email in emails}
+
+
+def test_a_refused_transition_reads_as_a_sentence(app, smtp):
+    newsletter = create_demo_newsletter()
+    confirmed_readers(newsletter, 1)
+    issue = new_issue(newsletter)
+    invoke(app, "issues", "send", str(issue.id), "--wait")
+    result = invoke(app, "issues", "send", str(issue.id))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: An issue cannot go from sent to being sent."

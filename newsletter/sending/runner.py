@@ -36,8 +36,9 @@ class EmbeddedRunner:
         self._thread: threading.Thread | None = None
 
     def wake(self) -> None:
-        """Ask for a pass now (called after a commit that queued mail)."""
-        self.start()
+        """Ask the thread for a pass now (called after a commit that queued mail). A wake never starts it: the
+        web process starts it with its first request, so a command's process (`issues send --wait` sends
+        itself) never runs a second sender beside the command."""
         self._wake.set()
 
     def start(self) -> None:
@@ -106,37 +107,6 @@ def run_in_foreground(app: Flask) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     runner.run()
-
-
-def follow_issue(app: Flask, issue_id: int, report, send_here: bool, every: float = 0.5) -> dict:
-    """Call report(progress, rate) until the issue leaves SENDING; send from this process if asked."""
-    import time
-
-    from .. import publishing
-    from ..extensions import db
-    from ..models import Issue
-    from .work import SendState, run_issue_work
-
-    state = SendState(app, "cli") if send_here else None
-    transport = make_transport(app.config, app.instance_path) if send_here else None
-    started, first_done = time.monotonic(), None
-    try:
-        while True:
-            if send_here:
-                run_issue_work(state, transport, budget=every, only_issue=issue_id)
-            else:
-                time.sleep(every)
-            db.session.expire_all()
-            progress = publishing.progress(db.session.get(Issue, issue_id))
-            db.session.commit()
-            first_done = progress["done"] if first_done is None else first_done
-            report(progress, (progress["done"] - first_done) / max(time.monotonic() - started, 1e-6))
-            if progress["status"] != "sending":
-                return progress
-    finally:
-        if transport is not None:
-            transport.close()
-            state.heartbeat.close()
 
 
 def make_runner(app: Flask):

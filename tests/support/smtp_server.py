@@ -39,6 +39,7 @@ class Recorder:
     sessions: int = 0  # open now
     peak_sessions: int = 0  # the most open at once
     refused_sessions: int = 0
+    opened_sessions: int = 0  # opened since the test began: how many connections the senders used
     condition: threading.Condition = field(default_factory=threading.Condition)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -109,6 +110,7 @@ class CountingSMTP(SMTP):
         recorder = self.event_handler
         with recorder.condition:
             recorder.sessions += 1
+            recorder.opened_sessions += 1
             recorder.peak_sessions = max(recorder.peak_sessions, recorder.sessions)
             refused = bool(recorder.max_sessions) and recorder.sessions > recorder.max_sessions
             recorder.refused_sessions += refused
