@@ -9,7 +9,7 @@ SERVICE_MODULES = ["consent.py", "privacy.py", "suppression.py", "accounts.py", 
                    "tokens.py", "addresses.py", "states.py", "publishing.py", "checks.py",
                    "archive.py", "content.py", "readers.py", "sharing.py", "feed.py", "api_tokens.py",
                    "reader_requests.py", "branding.py", "media.py", "media_store.py", "images.py", "timezones.py",
-                   "sending_domains.py", "senders.py"]
+                   "sending_domains.py", "senders.py", "send_progress.py", "health.py"]
 SERVICE_PACKAGES = ["importer", "sending", "feedback", "feedback/parsers", "stats", "domains"]
 FORBIDDEN_NAMES = {"request", "session", "render_template", "redirect", "url_for", "flash"}
 # mail/ is where messages are built: rendering the e-mail templates is its job, nothing of a request is.
@@ -83,7 +83,7 @@ LAYERS = {
                  "newsletter.export", "newsletter.checks", "newsletter.sending_domains", "newsletter.senders",
                  "newsletter.archive", "newsletter.feed", "newsletter.api_tokens", "newsletter.backup",
                  "newsletter.demo", "newsletter.timezones", "newsletter.login_backoff",
-                 "newsletter.subscribe_limits"],
+                 "newsletter.subscribe_limits", "newsletter.send_progress", "newsletter.health"],
     "engines": ["newsletter.importer", "newsletter.sending", "newsletter.stats", "newsletter.feedback",
                 "newsletter.mail", "newsletter.domains", "newsletter.branding", "newsletter.media",
                 "newsletter.media_store", "newsletter.images"],
@@ -101,9 +101,6 @@ CLIMBING_ALLOWED = {
     # The embedded runner hands the tick to Celery when CELERY_BROKER_URL is set (STYLE rule 15: which runner
     # runs is one configuration value); tasks.py is where the Celery app lives, imported only then.
     ("newsletter.sending.runner", "newsletter.tasks"),
-    # follow_issue (the CLI's `issues send --wait` progress loop) still lives in the worker package; issue 18
-    # moves it to cli.py (another change in progress), which removes this entry.
-    ("newsletter.sending.runner", "newsletter.publishing"),
     # An opt-out report, a mailto: unsubscribe and the restore of a reader wrongly suppressed are the reader's
     # lifecycle: feedback calls consent, its one home, rather than write subscriptions itself.
     ("newsletter.feedback.record", "newsletter.consent"),

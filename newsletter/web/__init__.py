@@ -27,7 +27,7 @@ CONTENT_SECURITY_POLICY = (
 
 def init_app(app: Flask) -> None:
     """Register blueprints, hooks and error pages."""
-    from . import account, api, formatting, public, webhooks
+    from . import account, api, formatting, health, public, webhooks
     from .admin import admin
 
     app.register_blueprint(public.bp)
@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
     csrf.exempt(api.bp)  # the API authenticates by bearer token only, never by the session cookie
     app.after_request(add_security_headers)
     formatting.register(app)
