@@ -128,7 +128,8 @@ def lease_owners(issue_id: int) -> set[str]:
 def test_send_with_wait_is_one_sender_one_smtp_session_one_lease_owner(make_app, smtp):
     # START_SENDER as `flask` runs it: the commit that starts the send wakes the embedded sender, which must not
     # start in a command's process and send beside it.
-    app = make_app(START_SENDER=True, SEND_BATCH_SIZE=10)
+    # One connection per sender (SEND_CONNECTIONS), so that the sessions count the senders.
+    app = make_app(START_SENDER=True, SEND_BATCH_SIZE=10, SEND_CONNECTIONS=1)
     with app.app_context():
         newsletter = create_demo_newsletter()
         emails = confirmed_readers(newsletter, 60)
