@@ -35,3 +35,11 @@ if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
 # gunicorn >= 27 opens a control socket in $HOME by default; nothing here uses it, and two servers of one
 # user would share its path.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Each web process starts its sender at once (not with its first request), so that a restarted web process
+    takes over an interrupted send by itself. Nothing starts when Celery workers send (CELERY_BROKER_URL)."""
+    app = worker.wsgi
+    if app.config.get("START_SENDER"):
+        app.extensions["newsletter.runner"].start()

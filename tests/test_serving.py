@@ -9,7 +9,8 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import SECRET
+from tests.conftest import SECRET, create_demo_newsletter
+from tests.support.sending_helpers import confirmed_readers, new_issue, received_by, start_sending
 from tests.support.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,3 +63,20 @@ def test_gunicorn_serves_a_page_logs_json_and_stops_cleanly_on_sigterm(newslette
     assert any(entry["message"] == "Shutting down: Master" for entry in entries)
     [request] = [entry for entry in entries if entry.get("event") == "request"]
     assert request["request_id"] == request_id and request["route"] == "/n/<slug>" and request["status"] == 200
+
+
+def test_a_restarted_web_process_resumes_a_send_without_waiting_for_a_request(make_app, smtp, database_url, tmp_path):
+    app = make_app(START_SENDER=False)
+    with app.app_context():
+        newsletter = create_demo_newsletter()
+        emails = confirmed_readers(newsletter, 5)
+        start_sending(new_issue(newsletter))  # left sending by the web process that stopped
+    env = server_env(database_url, tmp_path / "served")
+    env.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(app.config["MAIL_PORT"]))
+    server = Server(env, free_port())
+    try:
+        with smtp.condition:  # no request is made
+            assert smtp.condition.wait_for(lambda: len(received_by(smtp)) == len(emails), 60), "".join(server.lines)
+    finally:
+        server.stop()
+    assert received_by(smtp) == {email: 1 for email in emails}
