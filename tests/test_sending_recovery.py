@@ -17,6 +17,9 @@ from tests.test_sending_workers import delivery_table, prepare, start_worker, st
 pytestmark = pytest.mark.slow
 READERS = 150
 RATE = 60  # messages per second for the first sender, so that it is killed mid-send
+CONNECTIONS = 2  # SMTP connections of the first sender: a window in flight on each
+IN_FLIGHT = CONNECTIONS * window_size({"SEND_RATE_PER_SECOND": RATE, "SEND_WINDOW": 16,
+                                       "SEND_CONNECTIONS": CONNECTIONS})  # 2 x 3
 LONG_LEASE = "300"  # the default: a takeover that waited for the lease would take five minutes
 
 
@@ -41,7 +44,7 @@ def assert_once_each(smtp, app, issue_id: int, emails: list[str], in_flight: int
 def test_a_sender_killed_mid_send_is_taken_over_at_once_when_one_starts_again(make_app, smtp):
     app = make_app(START_SENDER=False)
     issue_id, emails = prepare(app, READERS)
-    settings = dict(SEND_RATE_PER_SECOND=str(RATE), SEND_LEASE_SECONDS=LONG_LEASE)
+    settings = dict(SEND_RATE_PER_SECOND=str(RATE), SEND_CONNECTIONS=str(CONNECTIONS), SEND_LEASE_SECONDS=LONG_LEASE)
     first = start_worker(worker_env(app, **settings))
     try:
         smtp.wait_for(30, timeout=60)
@@ -57,7 +60,7 @@ def test_a_sender_killed_mid_send_is_taken_over_at_once_when_one_starts_again(ma
     finally:
         stop(second)
     took = time.monotonic() - restarted
-    assert_once_each(smtp, app, issue_id, emails, window_size({"SEND_RATE_PER_SECOND": RATE, "SEND_WINDOW": 16}))
+    assert_once_each(smtp, app, issue_id, emails, IN_FLIGHT)
     assert took < 60, f"the restarted sender took {took:.1f} s"
     print(f"\nrestart to sent: {took:.1f} s")
 
@@ -66,7 +69,8 @@ def test_a_frozen_sender_is_taken_over_after_the_grace_and_doubles_nobody_when_i
     app = make_app(START_SENDER=False)
     issue_id, emails = prepare(app, READERS)
     settings = dict(SEND_LEASE_SECONDS=LONG_LEASE, SEND_HEARTBEAT_GRACE="2")
-    first = start_worker(worker_env(app, SEND_RATE_PER_SECOND=str(RATE), **settings))
+    first = start_worker(worker_env(app, SEND_RATE_PER_SECOND=str(RATE), SEND_CONNECTIONS=str(CONNECTIONS),
+                                    **settings))
     second = None
     try:
         smtp.wait_for(30, timeout=60)
@@ -82,7 +86,7 @@ def test_a_frozen_sender_is_taken_over_after_the_grace_and_doubles_nobody_when_i
         stop(first)
         if second is not None:
             stop(second)
-    assert_once_each(smtp, app, issue_id, emails, window_size({"SEND_RATE_PER_SECOND": RATE, "SEND_WINDOW": 16}))
+    assert_once_each(smtp, app, issue_id, emails, IN_FLIGHT)
     owners = {owner for *_x, owner in delivery_table(app, issue_id)}
     assert len(owners) == 2 and took < 60
     with app.app_context():  # both stopped cleanly: no heartbeat left behind
