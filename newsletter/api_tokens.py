@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from .errors import DomainError, InvalidInput, NotFound
 from .extensions import db
-from .models import ApiToken, User, utcnow
+from .models import ApiToken, User, is_id, utcnow
 
 PREFIX = "nlt_"
 MAX_NAME_LENGTH = 100
@@ -47,7 +47,7 @@ def tokens_of(user: User) -> list[ApiToken]:
 
 def revoke_token(user: User, token_id: int) -> ApiToken:
     """Stop a token at once; NotFound if it is not one of the user's."""
-    token = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    token = db.session.get(ApiToken, token_id) if is_id(token_id) else None
     if token is None or token.user_id != user.id:
         raise NotFound("There is no such token among yours.")
     if token.revoked_at is None:

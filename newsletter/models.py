@@ -28,6 +28,13 @@ from .states import DeliveryStatus, HoldStatus, IssueStatus, SubscriptionStatus,
 
 LANGUAGES = ("en", "fr")
 CADENCES = {"weekly": 7, "fortnightly": 14, "monthly": 30, "quarterly": 91, "irregular": 0}
+# Every id column is PostgreSQL's integer: a larger number names no row, and comparing with it is a database error.
+MAX_ID = 2**31 - 1
+
+
+def is_id(value: int) -> bool:
+    """True if the number can be a row's id (1 to MAX_ID): look it up; otherwise there is nothing to find."""
+    return 0 < value <= MAX_ID
 
 
 def utcnow() -> datetime:

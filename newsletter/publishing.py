@@ -21,7 +21,7 @@ from .links import external_url
 from .mail.headers import header_safe
 from .mail.issue_message import IssueTemplate, Reader
 from .mail.system import return_path
-from .models import Issue, Newsletter, User, utcnow
+from .models import Issue, Newsletter, User, is_id, utcnow
 from .sending.ledger import counts_by_status
 from .sending.recipients import count_recipients
 from .sending.start import start_issue
@@ -38,7 +38,6 @@ LATEST_SCHEDULE = timedelta(days=366)
 EDITABLE = (IssueStatus.DRAFT,)
 RESTORE_WINDOW = timedelta(days=30)  # a discarded draft can be brought back this long
 TEST_SUBJECT_PREFIX = "[TEST] "  # a test in the inbox is never mistaken for the real issue
-MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id in a URL is simply not found, not a database error
 
 
 class IssueRefused(Refused):
@@ -87,7 +86,7 @@ def newsletter_of(user: User, slug: str) -> Newsletter:
 
 def issue_of(user: User, issue_id: int) -> Issue:
     """The issue if it belongs to one of the user's newsletters (any for an admin); NotFound otherwise."""
-    issue = db.session.get(Issue, issue_id) if 0 < issue_id <= MAX_ID else None
+    issue = db.session.get(Issue, issue_id) if is_id(issue_id) else None
     if issue is None or not may_manage(user, issue.newsletter):
         raise NotFound(_("There is no such issue among yours."))
     return issue
@@ -95,7 +94,7 @@ def issue_of(user: User, issue_id: int) -> Issue:
 
 def find_issue(issue_id: int) -> Issue:
     """Any issue, for the operator's command line; NotFound if there is none with this id."""
-    issue = db.session.get(Issue, issue_id) if 0 < issue_id <= MAX_ID else None
+    issue = db.session.get(Issue, issue_id) if is_id(issue_id) else None
     if issue is None:
         raise NotFound(f"There is no issue {issue_id}.")
     return issue

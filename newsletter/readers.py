@@ -12,12 +12,12 @@ from sqlalchemy import func, or_, select
 
 from .errors import NotFound
 from .extensions import db
-from .models import Delivery, Feedback, Issue, Newsletter, Subscriber, Subscription, SubscriptionEvent
+from .models import (MAX_ID, Delivery, Feedback, Issue, Newsletter, Subscriber, Subscription, SubscriptionEvent,
+                     is_id)
 from .states import SubscriptionStatus
 
 PAGE_SIZE = 50
 MAX_SEARCH_LENGTH = 254
-MAX_ID = 2**31 - 1  # ids in a URL beyond PostgreSQL's integer would be a database error
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class ReaderDetail:
 
 def reader_detail(newsletter: Newsletter, subscription_id: int) -> ReaderDetail:
     """A subscription of this newsletter with its evidence and history; NotFound for any other id."""
-    subscription = db.session.get(Subscription, subscription_id) if 0 < subscription_id <= MAX_ID else None
+    subscription = db.session.get(Subscription, subscription_id) if is_id(subscription_id) else None
     if subscription is None or subscription.newsletter_id != newsletter.id:
         raise NotFound("There is no such reader of this newsletter.")
     events = db.session.scalars(select(SubscriptionEvent).where(SubscriptionEvent.subscription_id == subscription.id)

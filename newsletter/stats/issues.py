@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Delivery, Feedback, Issue, IssueStats, Newsletter, SubscriptionEvent, utcnow
+from ..models import MAX_ID, Delivery, Feedback, Issue, IssueStats, Newsletter, SubscriptionEvent, utcnow
 from ..states import DeliveryStatus as D
 from ..states import IssueStatus as I
 from .bounces import groups_by_issue
@@ -26,8 +26,6 @@ SETTLED_FIELDS = ("sent", "failed", "bounced", "skipped", "unknown")
 AFTER_SETTLING = (D.BOUNCED.value, D.UNKNOWN.value)
 TERMINAL = (I.SENT.value, I.CANCELLED.value)
 PAGE_SIZE = 50
-MAX_ID = 2**31 - 1
-
 
 @dataclass(frozen=True)
 class IssueFigures:
@@ -75,8 +73,8 @@ def started_issues(newsletter_ids: list[int], before: int | None = None, size: i
     query = (select(Issue).join(Newsletter, Newsletter.id == Issue.newsletter_id)
              .where(Issue.newsletter_id.in_(newsletter_ids), Issue.started_at.is_not(None))
              .order_by(Issue.id.desc()).limit(size + 1))
-    if before is not None:
-        query = query.where(Issue.id < min(max(before, 0), MAX_ID + 1))
+    if before is not None and before <= MAX_ID:  # past the top: every issue is older
+        query = query.where(Issue.id < max(before, 0))
     found = list(db.session.scalars(query))
     return IssuePage(found[:size], found[size - 1].id if len(found) > size else None)
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Issue, Newsletter, Subscription, SubscriptionEvent, User, utcnow
+from ..models import MAX_ID, Issue, Newsletter, Subscription, SubscriptionEvent, User, utcnow
 from ..states import IssueStatus
 from ..states import SubscriptionStatus as S
 from .bounces import refusals_of_newsletter
@@ -26,8 +26,6 @@ KIND_FIELDS = {
     "erased": "erasures", "restored": "restored",
 }
 PAGE_SIZE = 100
-MAX_ID = 2**31 - 1
-
 
 @dataclass
 class Bucket:

@@ -27,9 +27,10 @@ CONTENT_SECURITY_POLICY = (
 
 def init_app(app: Flask) -> None:
     """Register blueprints, hooks and error pages."""
-    from . import account, api, formatting, health, public, webhooks
+    from . import account, api, converters, formatting, health, public, webhooks
     from .admin import admin
 
+    converters.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin)

@@ -21,6 +21,7 @@ from ..stats.bounces import refusal_record
 from ..stats.records import issue_record, newsletter_document, reason_records, summary_record
 from .api_errors import error_response, http_error_response
 from .api_openapi import openapi_document
+from .converters import cursor_arg
 from .pacing import answer_no_sooner_than
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -73,7 +74,7 @@ def openapi():
 
 @bp.get("/newsletters")
 def newsletters():
-    after = _int_arg("after")
+    after = cursor_arg("after")
     items, next_after = newsletter_stats.newsletters_page(g.api_token.user, after, _limit(100, 100))
     records = [summary_record(summary) for summary in newsletter_stats.summaries(items, _period())]
     db.session.commit()  # days counted on the way
@@ -94,7 +95,7 @@ def newsletter_figures(slug: str):
 @bp.get("/stats/newsletters/<slug>/issues")
 def newsletter_issues(slug: str):
     item = publishing.newsletter_of(g.api_token.user, slug)
-    page = issue_stats.started_issues([item.id], _int_arg("before"), _limit(issue_stats.PAGE_SIZE, 200))
+    page = issue_stats.started_issues([item.id], cursor_arg("before"), _limit(issue_stats.PAGE_SIZE, 200))
     records = [issue_record(f) for f in issue_stats.figures_of(page.issues)]
     db.session.commit()
     return jsonify({"issues": records, "next_before": page.next_before})

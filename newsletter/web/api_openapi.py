@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 document of the JSON API, served at /api/v1/openapi.json."""
 
+from ..models import MAX_ID
 from ..stats.reasons import REASON_CODES
 
 INTEGER = {"type": "integer", "minimum": 0}
+ID = {"type": "integer", "minimum": 0, "maximum": MAX_ID}  # PostgreSQL's integer: ids and cursors
 MAYBE_INTEGER = {"type": ["integer", "null"]}
 MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
 MAYBE_RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
@@ -119,7 +121,7 @@ def _paths() -> dict:
     return {
         "/newsletters": {"get": {
             "operationId": "listNewsletters", "summary": "Your newsletters (all of them for an admin), with reader figures",
-            "parameters": [_query("after", INTEGER, "Cursor: `next_after` of the previous page"), LIMIT, *PERIOD],
+            "parameters": [_query("after", ID, "Cursor: `next_after` of the previous page"), LIMIT, *PERIOD],
             "responses": {"200": _json(_object({"newsletters": {"type": "array", "items": _ref("NewsletterSummary")},
                                                 "next_after": MAYBE_INTEGER}), "A page of newsletters"),
                           **_errors(400, 401)}}},
@@ -129,13 +131,13 @@ def _paths() -> dict:
             "responses": {"200": _json(_ref("NewsletterFigures"), "The newsletter's figures"), **_errors(400, 401, 404)}}},
         "/stats/newsletters/{slug}/issues": {"get": {
             "operationId": "newsletterIssues", "summary": "Figures of a newsletter's issues, newest first",
-            "parameters": [SLUG, _query("before", INTEGER, "Cursor: `next_before` of the previous page"), LIMIT],
+            "parameters": [SLUG, _query("before", ID, "Cursor: `next_before` of the previous page"), LIMIT],
             "responses": {"200": _json(_object({"issues": {"type": "array", "items": _ref("IssueFigures")},
                                                 "next_before": MAYBE_INTEGER}), "A page of issues"),
                           **_errors(400, 401, 404)}}},
         "/stats/issues/{issue_id}": {"get": {
             "operationId": "issueStats", "summary": "One issue's figures, with the reasons of the unsubscribes it caused",
-            "parameters": [{"name": "issue_id", "in": "path", "required": True, "schema": INTEGER}],
+            "parameters": [{"name": "issue_id", "in": "path", "required": True, "schema": ID}],
             "responses": {"200": _json(_ref("IssueDetail"), "The issue's figures"), **_errors(401, 404)}}},
         "/newsletters/{slug}/subscribers": {"post": {
             "operationId": "subscribe",

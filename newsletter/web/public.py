@@ -32,7 +32,7 @@ def newsletter(slug: str):
     return _newsletter_page(item, SubscribeForm())
 
 
-@bp.get("/n/<slug>/issues/<int(max=2147483647):issue_id>")
+@bp.get("/n/<slug>/issues/<int:issue_id>")
 def issue(slug: str, issue_id: int):
     item = _newsletter(slug)
     published = archive.published_issue(item, issue_id)

@@ -14,6 +14,7 @@ from ...errors import DomainError
 from ...export import export_subscribers
 from ...extensions import db
 from ...stats.newsletters import status_counts
+from ..converters import page_cursor
 from . import admin
 from .forms import InviteForm, ReasonForm
 
@@ -30,7 +31,7 @@ def newsletter_subscribers(slug: str):
     item = publishing.newsletter_of(current_user, slug)
     status = request.args.get("status") or None
     search = request.args.get("q", "").strip()
-    page = readers.reader_page(item, before=request.args.get("before", type=int), status=status, search=search)
+    page = readers.reader_page(item, before=page_cursor("before"), status=status, search=search)
     return render_template("admin/subscribers.html", newsletter=item, page=page, status=status, search=search,
                            counts=status_counts(item))
 

@@ -81,7 +81,7 @@ def issue_action(issue_id: int, action: str):
     return redirect(url_for(".issue_page", issue_id=issue.id))
 
 
-@admin.post("/issues/<int:issue_id>/holds/<int(max=2147483647):hold_id>/<any(retry, 'give-up'):action>")
+@admin.post("/issues/<int:issue_id>/holds/<int:hold_id>/<any(retry, 'give-up'):action>")
 def issue_hold_action(issue_id: int, hold_id: int, action: str):
     """Decide on a receiving domain that refused the sender: retry it once fixed, or give it up."""
     issue = publishing.issue_of(current_user, issue_id)

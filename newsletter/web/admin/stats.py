@@ -15,6 +15,7 @@ from ...stats import newsletters as newsletter_stats
 from ...stats.periods import period_asked
 from ...stats.records import (ISSUE_COLUMNS, SUMMARY_COLUMNS, bucket_record, csv_lines, issue_record,
                               reason_records, summary_record)
+from ..converters import page_cursor
 from . import admin
 
 CSV_PAGE = 200
@@ -26,7 +27,7 @@ ISSUE_PARTS = ("sent", "bounced", "failed", "unknown", "skipped", "held", "sendi
 def stats_overview():
     visible = newsletters.visible_to(current_user)
     chosen = _period()
-    page = issue_stats.started_issues([item.id for item in visible], _before(), size=20)
+    page = issue_stats.started_issues([item.id for item in visible], page_cursor("before"), size=20)
     figures = issue_stats.figures_of(page.issues)
     summaries = newsletter_stats.summaries(visible, chosen)
     db.session.commit()  # issues settled and days counted on the way
@@ -51,7 +52,7 @@ def stats_issues_csv():
 def newsletter_stats_page(slug: str):
     item = publishing.newsletter_of(current_user, slug)
     figures = newsletter_stats.newsletter_figures(item, _period())
-    page = issue_stats.started_issues([item.id], _before())
+    page = issue_stats.started_issues([item.id], page_cursor("before"))
     issues = issue_stats.figures_of(page.issues)
     db.session.commit()
     return render_template("admin/stats_newsletter.html", newsletter=item, figures=figures, issues=issues,
@@ -126,6 +127,3 @@ def _period():
     return period_asked(request.args, fallback=True)
 
 
-def _before() -> int | None:
-    value = request.args.get("before", "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None

@@ -1,7 +1,7 @@
 """Readers whom a refusal about the sender suppressed in the past: the evidence, and the admin's decision
 (newsletter/feedback/restore.py says who is listed and what a restore does)."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -10,22 +10,20 @@ from flask_wtf import FlaskForm
 from ...errors import DomainError
 from ...extensions import db
 from ...feedback import restore
+from ..converters import page_cursor
 from . import admin
 from .access import admin_required
-
-MAX_ID = 2147483647
 
 
 @admin.get("/suppressed")
 @admin_required
 def suppressed_readers():
-    after = min(max(request.args.get("after", 0, type=int), 0), MAX_ID)
-    listed, next_after = restore.suppressed_by_refusals(after)
+    listed, next_after = restore.suppressed_by_refusals(page_cursor("after") or 0)
     db.session.commit()
     return render_template("admin/suppressed.html", listed=listed, next_after=next_after, form=FlaskForm())
 
 
-@admin.post(f"/suppressed/<int(max={MAX_ID}):subscriber_id>/restore")
+@admin.post("/suppressed/<int:subscriber_id>/restore")
 @admin_required
 def suppressed_restore(subscriber_id: int):
     if not FlaskForm().validate_on_submit():
