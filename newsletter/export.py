@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 from .extensions import db
 from .importer import EXPORT_COLUMNS
 from .models import Newsletter, Subscription
+from .spreadsheet_cells import spreadsheet_cell
 from .states import SubscriptionStatus as S
 
 BATCH = 1000
@@ -35,9 +36,9 @@ def export_subscribers(newsletter: Newsletter, out: TextIO) -> int:
         if not page:
             return count
         for item in page:
-            writer.writerow([item.subscriber.email, item.subscriber.name, _iso(item.consent_at),
-                             _iso(item.confirmed_at), item.consent_source, item.consent_ip or "",
-                             item.confirm_ip or ""])
+            writer.writerow([spreadsheet_cell(value) for value in (
+                item.subscriber.email, item.subscriber.name, _iso(item.consent_at), _iso(item.confirmed_at),
+                item.consent_source, item.consent_ip or "", item.confirm_ip or "")])
         count += len(page)
         last_id = page[-1].id
         db.session.expunge_all()  # keep memory flat on large lists

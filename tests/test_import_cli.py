@@ -199,6 +199,23 @@ def test_own_export_round_trips_exactly_into_another_newsletter(cli, newsletter,
     assert first.read_text().splitlines()[0] == ",".join(EXPORT_COLUMNS)
 
 
+def test_export_cells_cannot_become_formulas_and_still_round_trip(cli, newsletter, tmp_path):
+    from tests.conftest import create_demo_newsletter
+
+    create_demo_newsletter("deep-rest")
+    formula = '=HYPERLINK("http://evil.example","Open")'
+    subscribe_and_confirm(newsletter, "=1+cmd|calc@example.org", formula)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    assert cli("subscribers", "export", "slow-mornings", "--output", first).exit_code == 0
+    [row] = csv.DictReader(io.StringIO(first.read_text()))
+    assert row["email"] == "'=1+cmd|calc@example.org" and row["name"] == "'" + formula
+    assert all(not cell.startswith(("=", "+", "-", "@")) for cell in row.values())
+    assert import_file(cli, first, slug="deep-rest").exit_code == 0
+    cli("subscribers", "export", "deep-rest", "--output", second)
+    assert second.read_bytes() == first.read_bytes()
+    assert db.session.scalar(select(Subscriber.name).where(Subscriber.email == "=1+cmd|calc@example.org")) == formula
+
+
 # --- leaving is final, suppression stays -----------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from ..addresses import normalise_address
 from ..errors import InvalidAddress
+from ..spreadsheet_cells import read_cell
 from . import refusals
 from .formats import ConsentLayout, recognise, suppression_column
 from .parse import Table, locate_table, open_records
@@ -98,6 +99,6 @@ def _suppressed(line: int, cells: list[str], index: int, field: str) -> str | Ro
     if not raw.strip():
         return None  # a row without an address suppresses nobody
     try:
-        return normalise_address(raw)
+        return normalise_address(read_cell(raw))  # an export of ours, made a suppression list, reads the same
     except InvalidAddress as exc:
         return RowError(line, field, exc.message)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from ..addresses import has_header_breaker, normalise_address
 from ..errors import InvalidAddress
+from ..spreadsheet_cells import read_cell
 from .formats import ConsentLayout
 from .rows import ConsentedRow, RowError
 
@@ -71,14 +72,14 @@ class RowChecker:
         if not cells[index].strip():
             raise _Problem(index, "Missing: the e-mail address.")
         try:
-            return normalise_address(cells[index])
+            return normalise_address(read_cell(cells[index]))
         except InvalidAddress as exc:
             raise _Problem(index, exc.message) from None
 
     def _name(self, cells: list[str]) -> str:
         parts = []
         for index in self._layout.names:
-            raw = cells[index]
+            raw = read_cell(cells[index])
             if has_header_breaker(raw):  # checked before strip(), which would hide a trailing CR or LF
                 raise _Problem(index, "A name cannot hold line breaks or NUL characters: names go into e-mail headers.")
             if raw.strip():
@@ -106,7 +107,7 @@ class RowChecker:
         index = self._layout.consent_source
         if index is None:
             return self._layout.fixed_source
-        raw = cells[index]
+        raw = read_cell(cells[index])
         if has_header_breaker(raw):
             raise _Problem(index, "The consent source must be one line (no line breaks or NUL characters).")
         source = raw.strip()

@@ -5,11 +5,11 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
+from ..spreadsheet_cells import spreadsheet_cell
 from .bounces import GROUPS, refusal_record
 from .issues import STATUSES, IssueFigures
 from .newsletters import Bucket, NewsletterFigures, NewsletterSummary
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ISSUE_COLUMNS = ["id", "newsletter", "subject", "status", "started_at", "finished_at", "recipients", *STATUSES,
                  "soft_bounces", *(f"bounces_{group}" for group in GROUPS), "complaints", "replies", "unsubscribes",
                  "duration_seconds", "per_minute"]
@@ -75,7 +75,7 @@ def csv_lines(records: Iterable[dict], columns: list[str] | None = None) -> Iter
         if writer is None:
             writer = csv.DictWriter(buffer, fieldnames=columns or list(record), extrasaction="ignore")
             writer.writeheader()
-        writer.writerow({key: _cell(value) for key, value in record.items()})
+        writer.writerow({key: spreadsheet_cell(value) for key, value in record.items()})
         yield _drain(buffer)
     if writer is None and columns:
         csv.writer(buffer).writerow(columns)
@@ -87,13 +87,6 @@ def _drain(buffer: io.StringIO) -> str:
     buffer.seek(0)
     buffer.truncate()
     return text
-
-
-def _cell(value):
-    # Subjects and readers' comments are free text: a leading = or + would run as a formula (CSV injection).
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _iso(moment: datetime | date | None) -> str | None:
