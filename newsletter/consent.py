@@ -27,6 +27,7 @@ from .models import (
     Subscriber,
     Subscription,
     SubscriptionEvent,
+    new_nonce,
     utcnow,
 )
 from .sending.system_mail import forget_system_mails, queue_raw_mail
@@ -96,8 +97,11 @@ def _restart_opt_in(subscription: Subscription, evidence: dict) -> SubscribeOutc
     if subscription.status == S.CONFIRMED:
         return SubscribeOutcome.ALREADY_CONFIRMED
     if subscription.status != S.PENDING:
-        # A new request after leaving: the resend window counts from here (only the reader can leave).
-        _move(subscription, S.PENDING, confirm_sent_at=None)
+        # A new request after leaving: the resend window counts from here (only the reader can leave), and the
+        # links of the subscription that ended die with a new nonce: an old confirm link (anyone's, still
+        # within its age) cannot confirm this request. Not at the leaving itself: RFC 8058 asks that the
+        # unsubscribe link keeps answering 200, however often a mail client repeats it.
+        _move(subscription, S.PENDING, confirm_sent_at=None, token_nonce=new_nonce())
         _record(subscription, "resubscribed")
     for key, value in evidence.items():
         setattr(subscription, key, value)

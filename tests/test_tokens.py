@@ -140,3 +140,33 @@ def test_fast_tokens_are_what_itsdangerous_writes():
             break
     assert fast == reference
     assert tokens.read_token(SECRET, tokens.UNSUBSCRIBE, fast) == tokens.TokenClaim(4242, "n0nce-_x")
+
+
+@pytest.mark.parametrize("leave", ["unsubscribe", "bounce"])
+def test_an_old_confirm_link_cannot_confirm_a_stranger_s_new_subscription(client, pending, leave):
+    """V10: the reader leaves; a stranger subscribes the address again; the reader's old (unexpired) confirm
+    link must not confirm that new request: only the new mail's link can."""
+    old_link = consent.token_for(tokens.CONFIRM, pending)
+    if leave == "unsubscribe":
+        consent.unsubscribe(pending)
+    else:
+        pending.status = "bounced"  # as the feedback path leaves it
+    db.session.commit()
+    consent.subscribe(pending.newsletter, "reader@example.net", "", ip="198.51.100.7", source="stranger",
+                      wording="w")
+    db.session.commit()
+    form_token = csrf_token(client, "/n/slow-mornings")
+    assert client.post(f"/confirm/{old_link}", data={"csrf_token": form_token}).status_code == 404
+    db.session.refresh(pending)
+    assert pending.status == "pending"
+    fresh = consent.token_for(tokens.CONFIRM, pending)
+    assert client.post(f"/confirm/{fresh}", data={"csrf_token": form_token}).status_code == 200
+    db.session.refresh(pending)
+    assert pending.status == "confirmed"
+
+
+def test_an_unsubscribe_link_keeps_working_after_leaving(client, pending):
+    link = consent.token_for(tokens.UNSUBSCRIBE, pending)
+    consent.unsubscribe(pending)
+    db.session.commit()
+    assert client.post(f"/unsubscribe/{link}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
