@@ -5,11 +5,11 @@ A token acts as its user: an admin's reaches every newsletter, a publisher's onl
 
 import hashlib
 import secrets
-import unicodedata
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from .addresses import has_header_breaker
 from .errors import DomainError, InvalidInput, NotFound
 from .extensions import db
 from .models import ApiToken, User, is_id, utcnow
@@ -30,7 +30,7 @@ class TokenRefused(DomainError):
 def create_token(user: User, name: str | None) -> tuple[ApiToken, str]:
     """A new token for `user`; returns the record and the secret, which is never stored nor shown again."""
     name = " ".join((name or "").split())
-    if not name or len(name) > MAX_NAME_LENGTH or any(unicodedata.category(ch) == "Cc" for ch in name):
+    if not name or len(name) > MAX_NAME_LENGTH or has_header_breaker(name):
         raise InvalidInput(f"Give the token a name of 1 to {MAX_NAME_LENGTH} characters, on one line.")
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user=user, name=name, secret_sha256=_digest(secret))

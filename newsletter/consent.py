@@ -4,7 +4,6 @@ Callers commit; mail asked for here leaves only after that commit (see sending.s
 """
 
 import hashlib
-import unicodedata
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -14,7 +13,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import sending_domains, suppression, tokens
-from .addresses import normalise_address
+from .addresses import clean_display_name, has_header_breaker, normalise_address
 from .errors import InvalidInput, NotFound, Refused
 from .extensions import db
 from .links import external_url
@@ -36,7 +35,6 @@ from .states import UNSUBSCRIBE_REASONS, UnsubscribeReason
 from .states import SubscriptionStatus as S
 from .transitions import move_record
 
-MAX_NAME_LENGTH = 200
 MAX_REASON_LENGTH = 500
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
 PAUSE_MONTHS = (1, 3)
@@ -66,13 +64,8 @@ def consent_wording(newsletter: Newsletter) -> str:
 
 
 def clean_name(raw: str | None) -> str:
-    """A reader's name, trimmed; refuses control characters (names reach mail headers)."""
-    name = " ".join((raw or "").split())
-    if any(unicodedata.category(ch) == "Cc" for ch in (raw or "").strip()):
-        raise InvalidInput("A name cannot contain line breaks or control characters.")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"A name has at most {MAX_NAME_LENGTH} characters.")
-    return name
+    """A reader's name, trimmed; names reach mail headers, so addresses.clean_display_name decides."""
+    return clean_display_name(raw)
 
 
 def subscribe(newsletter: Newsletter, email: str, name: str | None, *, ip: str | None, source: str,
@@ -151,7 +144,8 @@ def unsubscribe(subscription: Subscription, reason: str | None = None, comment: 
 def unsubscribe_reason(reason: str | None, comment: str | None) -> str | None:
     """'code' or 'code: comment' as stored; None when the reader said nothing."""
     code = reason if reason in UNSUBSCRIBE_REASONS else ""
-    comment = " ".join((comment or "").split())
+    # On one line without controls, like every text that may reach a header; dropped, not refused.
+    comment = " ".join("".join(" " if has_header_breaker(ch) else ch for ch in comment or "").split())
     if comment and not code:
         code = UnsubscribeReason.OTHER.value
     text = f"{code}: {comment}" if comment else code
@@ -309,8 +303,8 @@ def _subscriber_for(address: str, name: str) -> Subscriber:
                 db.session.add(subscriber)
         except IntegrityError:  # the same address, subscribed at the same moment by another request
             subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
-    elif name and not _has_confirmed(subscriber):
-        subscriber.name = name  # a stranger must not rename a confirmed reader
+    # An existing reader's name is theirs: anyone can subscribe any address, so a later subscribe (form or API)
+    # never renames them, pending or confirmed; the reader changes it on their preferences page.
     return subscriber
 
 
@@ -328,10 +322,6 @@ def _subscription_for(subscriber: Subscriber, newsletter: Newsletter, evidence: 
         except IntegrityError:
             subscription = db.session.scalar(query)
     return subscription
-
-
-def _has_confirmed(subscriber: Subscriber) -> bool:
-    return any(s.status == S.CONFIRMED for s in subscriber.subscriptions)
 
 
 def _store_wording(wording: str) -> str:
@@ -382,7 +372,9 @@ def _queue_confirmation(subscription: Subscription) -> None:
 
 
 def _confirmation_mail(subscription: Subscription) -> bytes:
-    return _system_mail("confirm", subscription, confirm_url=external_url(
+    # Without the name: whoever typed it has not shown they own the address, and it would carry their words
+    # (a link, an advert) to a stranger's inbox under our name.
+    return _system_mail("confirm", subscription, to_name="", confirm_url=external_url(
         "public.confirm", token=token_for(tokens.CONFIRM, subscription)))
 
 
@@ -402,9 +394,10 @@ def _queue_system_mail(kind: str, subscription: Subscription, **context) -> None
     _queue_raw_system_mail(kind, subscription, _system_mail(kind, subscription, **context))
 
 
-def _system_mail(kind: str, subscription: Subscription, **context) -> bytes:
+def _system_mail(kind: str, subscription: Subscription, to_name: str | None = None, **context) -> bytes:
     subscriber, newsletter = subscription.subscriber, subscription.newsletter
-    message = system_message(kind, newsletter, subscriber.email, subscriber.name, **context)
+    name = subscriber.name if to_name is None else to_name
+    message = system_message(kind, newsletter, subscriber.email, name, **context)
     return sending_domains.signed(newsletter, message.as_bytes())  # by the key that signs its issues
 
 

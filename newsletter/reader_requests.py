@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from . import consent, suppression
-from .addresses import normalise_address
+from .addresses import has_header_breaker, normalise_address
 from .errors import InvalidInput, Refused
 from .extensions import db
 from .models import Delivery, Feedback, Newsletter, Subscriber, Subscription, SubscriptionEvent, User, utcnow
@@ -29,6 +29,8 @@ MAX_REASON_LENGTH = 300
 def clean_reason(reason: str | None) -> str:
     """The publisher's reason on one line; InvalidInput when it is missing (the history must say why)."""
     text = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
+    if has_header_breaker(text):
+        raise InvalidInput(_("Write the reason on one line, without control characters."))
     if not text:
         raise InvalidInput(_("Say why, in a few words (for example: “asked by e-mail on 3 May”)."))
     return text

@@ -72,7 +72,7 @@ def test_french_newsletter_speaks_french_to_its_readers(live_app, live_client, s
     message = received.message
     assert message["Subject"].startswith("Confirmez")
     assert message["From"].addresses[0].display_name == "Hélène Côté"
-    assert message["To"].addresses[0].display_name == "Éloïse"
+    assert message["To"].addresses[0].display_name == ""  # a name typed in a form is not echoed to the address
     headers = received.raw.split(b"\r\n\r\n")[0]
     assert b"=?utf-8?" in headers and all(byte < 128 for byte in headers)
 

@@ -34,7 +34,8 @@ def test_one_date_and_one_message_id_on_the_instance_domain(app, newsletter):
 
 
 def test_lines_are_crlf_and_short(app, newsletter):
-    raw = raw_confirmation(newsletter, name="Ünïcödé " * 20)
+    raw = system_message("welcome", newsletter, "reader@example.net", "Ünïcödé " * 20 + "😀" * 200,
+                         unsubscribe_url="https://x/u", preferences_url="https://x/p", archive_url="https://x/a").as_bytes()
     assert b"\n" not in raw.replace(b"\r\n", b"")
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
 
@@ -47,7 +48,8 @@ def test_long_line_in_a_system_mail_is_wrapped_by_the_transfer_encoding(app, new
 
 
 def test_headers_are_ascii_with_encoded_words(app, newsletter):
-    raw = raw_confirmation(newsletter, name="Zoë Ångström")
+    raw = system_message("welcome", newsletter, "reader@example.net", "Zoë Ångström", unsubscribe_url="https://x/u",
+                         preferences_url="https://x/p", archive_url="https://x/a").as_bytes()
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert all(byte < 128 for byte in head)
     assert b"=?utf-8?" in head

@@ -4,14 +4,13 @@ import re
 import socket
 from datetime import UTC, datetime
 
-from ..addresses import has_header_breaker, normalise_address
-from ..errors import InvalidAddress
+from ..addresses import clean_display_name, has_header_breaker, normalise_address
+from ..errors import InvalidAddress, InvalidInput
 from ..spreadsheet_cells import read_cell
 from .formats import ConsentLayout
 from .rows import ConsentedRow, RowError
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before any mailing list kept consent records
-MAX_NAME = 200
 MAX_SOURCE = 500
 ISO_EXAMPLE = "2024-03-01T09:15:00+00:00"
 _DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -81,15 +80,13 @@ class RowChecker:
         for index in self._layout.names:
             raw = read_cell(cells[index])
             if has_header_breaker(raw):  # checked before strip(), which would hide a trailing CR or LF
-                raise _Problem(index, "A name cannot hold line breaks or NUL characters: names go into e-mail headers.")
+                raise _Problem(index, "A name cannot hold line breaks or control characters: names go into e-mail headers.")
             if raw.strip():
                 parts.append(raw.strip())
-        name = " ".join(parts)
-        if len(name) > MAX_NAME:
-            raise _Problem(
-                self._layout.names[0], f"A name has at most {MAX_NAME} characters (this one has {len(name)})."
-            )
-        return name
+        try:
+            return clean_display_name(" ".join(parts))
+        except InvalidInput as exc:
+            raise _Problem(self._layout.names[0], exc.message) from None
 
     def _moment(self, cells: list[str], index: int, missing: str) -> datetime:
         value = cells[index].strip()
@@ -109,7 +106,7 @@ class RowChecker:
             return self._layout.fixed_source
         raw = read_cell(cells[index])
         if has_header_breaker(raw):
-            raise _Problem(index, "The consent source must be one line (no line breaks or NUL characters).")
+            raise _Problem(index, "The consent source must be one line (no line breaks or control characters).")
         source = raw.strip()
         if not source:
             raise _Problem(index, "Missing: where the person gave consent (the form's URL or the place).")

@@ -8,9 +8,12 @@ from ..errors import InvalidInput
 
 
 def header_safe(value: str, what: str = "value") -> str:
-    """Return the value if it can go into a header; CR, LF and NUL are refused (CVE-2024-6923)."""
+    """The one check of every value that can reach a header (names, subjects, sender names, addresses,
+    settings): refused, with InvalidInput naming it, if it holds a line break of any kind (whatever
+    str.splitlines() breaks on) or a C0/C1 control character (addresses.has_header_breaker)."""
     if has_header_breaker(value):
-        raise InvalidInput(f"The {what} cannot contain line breaks or NUL characters.")
+        raise InvalidInput(f"The {what} cannot contain line breaks (of any kind) or control characters: "
+                           "write it on one line.")
     return value
 
 

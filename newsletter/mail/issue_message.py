@@ -18,14 +18,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from html import escape
 
 import css_inline
 from flask import current_app, render_template
 from flask_babel import force_locale, format_date
 
-from ..addresses import has_header_breaker
+from ..addresses import MAX_NAME_LENGTH, has_header_breaker
 from ..feedback.parsers.verp import verp_return_path
 from ..content import preheader_text, render_markdown
 from ..links import external_url
@@ -208,9 +208,12 @@ _clock = {"second": None, "text": ""}
 
 
 def _to_header(name: str, email: str) -> str:
-    if _PLAIN_NAME.fullmatch(name):  # nothing to quote or encode: the common case, without the email package
+    """The To value. A plain name (at most MAX_NAME_LENGTH characters) fits on one line as it is; any other
+    goes through the email package, which encodes and folds it (formataddr does not fold: 200 emoji made a
+    1,100-octet line that relays refuse)."""
+    if _PLAIN_NAME.fullmatch(name) and len(name) <= MAX_NAME_LENGTH:  # the common case, without the email package
         return f"{name} <{email}>" if name else email
-    return formataddr((name, email), charset="utf-8")
+    return _fold("To", str(mailbox(name, email))).removeprefix("To: ").removesuffix("\r\n")
 
 
 def _date_header() -> str:

@@ -3,6 +3,7 @@
 They carry `Auto-Submitted: auto-generated` (RFC 3834) and no List-Unsubscribe-Post: they are not list mail.
 """
 
+import re
 from email.charset import QP, Charset
 from email.headerregistry import Address
 from email.mime.text import MIMEText
@@ -21,6 +22,7 @@ from .headers import header_safe, instance_domain, mailbox
 from .look import look_of
 
 _inliner = css_inline.CSSInliner()
+_LINK_JOINTS = re.compile(r"([.:/@])(?=\S)")
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 
@@ -63,7 +65,7 @@ def system_message(kind: str, newsletter: Newsletter, to_address: str, to_name: 
     """Render templates email/<kind>.txt, .html and .subject.txt into a Flask-Mail message; `unsubscribe`, a
     List-Unsubscribe value for a reader who is subscribed (the welcome mail)."""
     with force_locale(newsletter.language):
-        context.update(newsletter=newsletter, name=to_name, look=look_of(newsletter))
+        context.update(newsletter=newsletter, name=unlinked(to_name), look=look_of(newsletter))
         text = render_template(f"email/{kind}.txt", **context)
         html = _inliner.inline(render_template(f"email/{kind}.html", **context))
         subject = render_template(f"email/{kind}.subject.txt", **context).strip()
@@ -85,6 +87,12 @@ def system_message(kind: str, newsletter: Newsletter, to_address: str, to_name: 
     message.sender = _pair(mailbox(newsletter.from_name or newsletter.name, newsletter.from_email))
     message.msgId = make_msgid(domain=instance_domain(current_app.config["BASE_URL"]))
     return message
+
+
+def unlinked(name: str) -> str:
+    """A reader's name as mail text that no client turns into a link: a word joiner (U+2060, invisible) after
+    each dot, colon, slash and @ inside it breaks what link detectors look for ("win.example", "http://")."""
+    return _LINK_JOINTS.sub("\\1\u2060", name)
 
 
 def return_path(newsletter: Newsletter, subscriber_id: int | None) -> str:

@@ -10,6 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import api_tokens, consent, publishing, subscribe_limits
+from ..addresses import has_header_breaker
 from ..errors import DomainError, InvalidAddress, InvalidInput
 from ..extensions import db
 from ..links import external_url
@@ -165,7 +166,7 @@ def _subscribe_fields(body: dict) -> tuple[str, str | None, str | None]:
         if body.get(field) is not None and not isinstance(body[field], str):
             raise ApiError(422, f"invalid_{field}", f"'{field}' is a string (or leave it out).")
     source = (body.get("consent_source") or "").strip()
-    if len(source) > MAX_SOURCE_LENGTH or any(ord(ch) < 32 or ord(ch) == 127 for ch in source):
+    if len(source) > MAX_SOURCE_LENGTH or has_header_breaker(source):
         raise ApiError(422, "invalid_consent_source",
                        f"'consent_source' is one line of at most {MAX_SOURCE_LENGTH} characters.")
     return email, body.get("name"), source or None

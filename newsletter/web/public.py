@@ -21,6 +21,11 @@ from .pacing import answer_no_sooner_than
 bp = Blueprint("public", __name__)
 
 
+def _name_rule() -> str:
+    return _("Enter a name on one line, without control characters, up to 200 characters (fewer with accents "
+             "or emoji).")
+
+
 @bp.get("/")
 def home():
     return render_template("public/home.html", newsletters=newsletters.public_newsletters())
@@ -83,7 +88,7 @@ def subscribe(slug: str):
         except InvalidAddress:
             form.email.errors.append(_("Enter a valid e-mail address, like name@example.org."))
         except InvalidInput:
-            form.name.errors.append(_("Enter a name on one line, up to 200 characters."))
+            form.name.errors.append(_name_rule())
         else:
             db.session.commit()
             return _check_inbox(item)
@@ -165,7 +170,7 @@ def preferences_name(token: str):
         try:
             consent.rename(subscriber, form.name.data)
         except InvalidInput:
-            form.name.errors.append(_("Enter a name on one line, up to 200 characters."))
+            form.name.errors.append(_name_rule())
         else:
             db.session.commit()
             flash(_("Your name is saved."))
