@@ -77,11 +77,26 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and user.session_nonce == nonce else None
 
 
+# Pages about one person (a publisher's, a reader's) that no shared or browser cache may keep.
+PRIVATE_BLUEPRINTS = {"admin", "account", "api"}
+PRIVATE_READER_PAGES = ("public.preferences", "public.confirm", "public.unsubscribe", "public.renew")
+HSTS = "max-age=31536000"  # a year; subdomains are not ours to decide
+
+
 def add_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     response.headers.setdefault("Content-Security-Policy", content_security_policy())
+    if current_app.config["BASE_URL"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    if _is_private_page():
+        response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _is_private_page() -> bool:
+    endpoint = request.endpoint or ""
+    return request.blueprint in PRIVATE_BLUEPRINTS or endpoint.startswith(PRIVATE_READER_PAGES)
 
 
 def allow_images_from(origins) -> None:
@@ -111,6 +126,11 @@ def start_sender_once() -> None:
         current_app.extensions["newsletter.runner"].start()
 
 
+def _error_headers(error: HTTPException) -> dict:
+    """What the error itself says beside its page: Allow on a 405 (RFC 9110), Retry-After on a 429..."""
+    return {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+
+
 def register_error_pages(app: Flask) -> None:
     """Every error is a page that says what happened; never a stack trace."""
 
@@ -127,7 +147,7 @@ def register_error_pages(app: Flask) -> None:
     def http_error(error: HTTPException):
         if is_api_request():  # errors found before any API view (unknown path, wrong method) are JSON too
             return http_error_response(error)
-        return render_template("error.html", code=error.code), error.code
+        return render_template("error.html", code=error.code), error.code, _error_headers(error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

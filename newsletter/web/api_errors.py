@@ -24,4 +24,8 @@ def error_response(status: int, code: str, message: str):
 def http_error_response(error: HTTPException):
     """A Werkzeug HTTP error (404, 405, 413, 429...) in the one shape."""
     code = (error.name or "error").lower().replace(" ", "_")
-    return error_response(error.code or 500, code, error.description or error.name)
+    response = error_response(error.code or 500, code, error.description or error.name)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":  # Allow on a 405, Retry-After on a 429
+            response.headers[name] = value
+    return response
