@@ -54,7 +54,6 @@ def flask_settings(config: dict) -> dict:
         "REMEMBER_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,
-        "MAX_CONTENT_LENGTH": config["IMPORT_MAX_BYTES"] + 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
         "RATELIMIT_STORAGE_URI": config["REDIS_URL"] or "memory://",
@@ -76,7 +75,9 @@ def engine_options(url: str) -> dict:
 def init_extensions(app: Flask) -> None:
     from . import database, web
     from .sending.runner import make_runner
+    from .web import body_limits
 
+    body_limits.init_app(app)  # before CSRF's hook, which reads the form
     db.init_app(app)
     with app.app_context():
         database.configure_engine(db.engine)

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
+from .body_limits import BodyTooLarge
 from ..extensions import csrf, db, login_manager
 from ..models import LANGUAGES, User
 from .api_errors import error_response, http_error_response, is_api_request
@@ -145,9 +146,10 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        if is_api_request():  # errors found before any API view (unknown path, wrong method) are JSON too
+        if is_api_request() or request.blueprint == "webhooks":  # JSON, even before any view runs
             return http_error_response(error)
-        return render_template("error.html", code=error.code), error.code, _error_headers(error)
+        message = error.description if isinstance(error, BodyTooLarge) else None
+        return render_template("error.html", code=error.code, message=message), error.code, _error_headers(error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -142,7 +142,7 @@ def _json_object() -> dict:
         raise ApiError(415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
     if (request.content_length or 0) > MAX_BODY:
         raise ApiError(413, "body_too_large", f"The body has at most {MAX_BODY} bytes.")
-    raw = request.stream.read(MAX_BODY + 1)
+    raw = request.get_data()  # at most the route's limit, read (or refused) before the view (body_limits)
     if len(raw) > MAX_BODY:
         raise ApiError(413, "body_too_large", f"The body has at most {MAX_BODY} bytes.")
     try:

@@ -14,6 +14,7 @@ from ...importer import uploads
 from ...importer.report import RowsRefused
 from ...importer.writer import FileRefused
 from ...models import Newsletter
+from ..body_limits import BodyTooLarge, accepts_large_body
 from ..forms import ActionForm
 from . import admin
 from .access import newsletter_for
@@ -34,6 +35,7 @@ def import_form(slug: str):
 
 
 @admin.post("/n/<slug>/import")
+@accepts_large_body("IMPORT_MAX_BYTES")
 def import_check(slug: str):
     """Store the upload and show what importing it would do; nothing is imported yet."""
     item = newsletter_for(slug)
@@ -75,9 +77,10 @@ def import_confirm(slug: str, upload_id: str):
 
 @admin.errorhandler(RequestEntityTooLarge)
 def upload_too_large(error: RequestEntityTooLarge):
-    """Werkzeug refuses bodies past MAX_CONTENT_LENGTH before any view runs: answer with the import form."""
+    """Bodies past the route's limit are refused before any view runs (body_limits): answer with the form."""
     if request.endpoint != "admin.import_check" or not current_user.is_authenticated:
-        return render_template("error.html", code=413, message=_too_large()), 413
+        message = error.description if isinstance(error, BodyTooLarge) else _too_large()
+        return render_template("error.html", code=413, message=message), 413
     try:
         item = newsletter_for(request.view_args["slug"])
     except HTTPException as refused:

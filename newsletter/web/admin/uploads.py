@@ -8,11 +8,13 @@ from flask_login import current_user
 from ... import accounts, media, publishing
 from ...errors import DomainError
 from ...extensions import db
+from ..body_limits import accepts_large_body
 from . import admin
 from .forms import ImageForm
 
 
 @admin.post("/n/<slug>/media")
+@accepts_large_body("MEDIA_MAX_BYTES")
 def upload_media(slug: str):
     item = publishing.newsletter_of(current_user, slug)
     form = ImageForm()
