@@ -16,7 +16,8 @@ REMEMBERED_SECONDS = 2 * 3600  # longer than any accepted age (Mailgun 15 minute
 
 def fetch_https(url: str) -> bytes:
     """GET a small https resource (SNS certificates and subscription confirmations)."""
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the parser allows only https SNS URLs
+    # Reviewed for bandit: the SNS parser passes only https URLs on the documented sns.<region>.amazonaws.com hosts.
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  # nosec B310
         return response.read(64 * 1024)
 
 
