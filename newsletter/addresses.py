@@ -16,10 +16,10 @@ MAX_NAME_LENGTH = 200  # characters: the column
 MAX_NAME_BYTES = 400  # a person's name in UTF-8: 200 accented letters, 100 emoji; folded headers take any length
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 # Whatever str.splitlines() breaks on (CR, LF, VT, FF, FS, GS, RS, NEL, U+2028, U+2029) and every other C0 and
-# C1 control (NUL, tab, DEL...). The email package of Python 3.11.7 lets some of these through into raw header
+# C1 control (NUL, ESC, DEL...), except the tab, which RFC 5322 counts as a blank like the space. The email package of Python 3.11.7 lets some of these through into raw header
 # lines, or refuses them only when the message is written (CVE-2024-6923). One scan of the value rather than
 # one per character: an import checks two cells of every row.
-_HEADER_BREAKER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_HEADER_BREAKER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def has_header_breaker(value: str) -> bool:
