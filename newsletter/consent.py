@@ -246,9 +246,14 @@ def subscription_from_token(purpose: str, token: str, check_age: bool = True) ->
     return subscription
 
 
-def subscriber_from_token(token: str) -> Subscriber:
-    """The person a preferences token names."""
-    claim = tokens.read_token(current_app.config["SECRET_KEY"], tokens.PREFERENCES, token)
+def subscriber_from_token(token: str, purpose: str = tokens.PREFERENCES, check_age: bool = True) -> Subscriber:
+    """The person a preferences token names (TokenExpired past PREFERENCES_LINK_MAX_AGE), or a mailed download
+    or erase token when `purpose` says so (TokenExpired after a day)."""
+    max_age = None
+    if check_age:
+        max_age = (current_app.config["PREFERENCES_LINK_MAX_AGE"] if purpose == tokens.PREFERENCES
+                   else tokens.MAILED_LINK_MAX_AGE)
+    claim = tokens.read_token(current_app.config["SECRET_KEY"], purpose, token, max_age)
     subscriber = db.session.get(Subscriber, claim.record_id)
     if subscriber is None or subscriber.token_nonce != claim.nonce:
         raise tokens.TokenInvalid()
@@ -381,7 +386,7 @@ def _confirmation_mail(subscription: Subscription) -> bytes:
 def _queue_welcome(subscription: Subscription) -> None:
     token = token_for(tokens.UNSUBSCRIBE, subscription)
     unsubscribe_url = external_url("public.unsubscribe", token=token)
-    _queue_system_mail(
+    queue_system_mail(
         "welcome", subscription,
         unsubscribe=list_unsubscribe(unsubscribe_url, token, instance_domain(current_app.config["BASE_URL"])),
         unsubscribe_url=unsubscribe_url,
@@ -390,8 +395,9 @@ def _queue_welcome(subscription: Subscription) -> None:
     )
 
 
-def _queue_system_mail(kind: str, subscription: Subscription, **context) -> None:
-    _queue_raw_system_mail(kind, subscription, _system_mail(kind, subscription, **context))
+def queue_system_mail(kind: str, subscription: Subscription, to_name: str | None = None, **context) -> None:
+    """Queue a system mail about this subscription to its reader, as its newsletter's mail."""
+    _queue_raw_system_mail(kind, subscription, _system_mail(kind, subscription, to_name, **context))
 
 
 def _system_mail(kind: str, subscription: Subscription, to_name: str | None = None, **context) -> bytes:

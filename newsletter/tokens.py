@@ -19,9 +19,12 @@ from .errors import DomainError
 
 CONFIRM = "confirm"  # expires after CONFIRM_TOKEN_MAX_AGE
 UNSUBSCRIBE = "unsubscribe"  # never expires (RFC 8058 links live in old mails)
-PREFERENCES = "preferences"  # never expires; bound to the person, not one subscription
+PREFERENCES = "preferences"  # expires after PREFERENCES_LINK_MAX_AGE; bound to the person, not one subscription
+DOWNLOAD = "download"  # the mailed link to one's data: a day
+ERASE = "erase"  # the mailed link that confirms an erasure: a day
 CHALLENGE = "challenge"  # a subscribe form's proof-of-work puzzle; its record id is 0, its nonce the puzzle
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, CHALLENGE)
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, DOWNLOAD, ERASE, CHALLENGE)
+MAILED_LINK_MAX_AGE = 24 * 3600
 
 
 class TokenInvalid(DomainError):
@@ -40,7 +43,7 @@ class TokenExpired(DomainError):
     status = 410
 
     def __init__(self, record_id: int | None = None):
-        super().__init__("This confirmation link has expired.")
+        super().__init__("This link has expired.")
         self.record_id = record_id
 
 

@@ -2,6 +2,10 @@
 
 import hashlib
 import json
+import re
+import time
+from email import message_from_bytes
+from email.policy import default
 
 import pytest
 from sqlalchemy import func, select
@@ -9,7 +13,7 @@ from sqlalchemy import func, select
 from newsletter import consent, suppression, tokens
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Subscription, SubscriptionEvent, Suppression, SystemMail
-from tests.conftest import create_demo_newsletter, csrf_token
+from tests.conftest import SECRET, create_demo_newsletter, csrf_token
 
 
 @pytest.fixture
@@ -83,8 +87,25 @@ def test_rename(client, reader):
     assert reader.name == "Zoé Martin"
 
 
+def mailed_link(path: str) -> str:
+    """The link in the last mail to the reader that asked for one (download, erase, a fresh preferences link)."""
+    raw = db.session.scalars(select(SystemMail.raw).where(SystemMail.kind == "reader_link")
+                             .order_by(SystemMail.id.desc())).first()
+    assert raw is not None, "no mail with a link was queued"
+    text = message_from_bytes(raw, policy=default).get_body(("plain",)).get_content()
+    match = re.search(r"https://news\.example\.test(/" + path + r"/\S+)", text)
+    assert match, text
+    return match.group(1)
+
+
+def ask_for_download(client, reader):
+    url = page_of(reader)
+    return client.post(f"{url}/download", data={"csrf_token": csrf_token(client, url)})
+
+
 def test_download_my_data_holds_the_consent_evidence(client, reader):
-    answer = client.get(page_of(reader) + "/data.json")
+    assert "Check your inbox" in ask_for_download(client, reader).get_data(as_text=True)
+    answer = client.get(mailed_link("download"))
     assert answer.status_code == 200
     assert "attachment" in answer.headers["Content-Disposition"]
     data = json.loads(answer.data)
@@ -99,11 +120,56 @@ def test_download_my_data_holds_the_consent_evidence(client, reader):
 
 
 def erase(client, reader, sure=True):
+    """Ask on the page, then confirm from the mailed link."""
     url = page_of(reader)
     data = {"csrf_token": csrf_token(client, url)}
     if sure:
         data["sure"] = "y"
-    return client.post(f"{url}/erase", data=data)
+    asked = client.post(f"{url}/erase", data=data)
+    if asked.status_code != 200:
+        return asked
+    link = mailed_link("erase")
+    return client.post(link, data={"csrf_token": csrf_token(client, link)})
+
+
+def test_the_preferences_link_alone_neither_downloads_nor_erases(client, reader):
+    """V11: the preferences link is in every issue's footer, and issues get forwarded."""
+    url = page_of(reader)
+    assert client.get(f"{url}/data.json").status_code in (404, 405)
+    asked = client.post(f"{url}/erase", data={"csrf_token": csrf_token(client, url), "sure": "y"})
+    assert asked.status_code == 200 and "Check your inbox" in asked.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Subscriber.id))) == 1
+    link = mailed_link("erase")
+    assert client.get(link).status_code == 200 and db.session.scalar(select(func.count(Subscriber.id))) == 1
+    [mail] = db.session.scalars(select(SystemMail).where(SystemMail.kind == "reader_link")).all()
+    assert mail.recipient == "reader@example.net"
+
+
+def _signed_long_ago(purpose: str, reader, seconds_ago: int) -> str:
+    serializer = tokens.URLSafeTimedSerializer(SECRET, salt=f"newsletter.{purpose}")
+    signer = serializer.make_signer()
+    signer.get_timestamp = lambda: int(time.time()) - seconds_ago
+    return signer.sign(serializer.dump_payload([reader.id, reader.token_nonce])).decode()
+
+
+def test_a_preferences_link_expires_and_a_fresh_one_comes_by_mail(client, reader):
+    old = _signed_long_ago("preferences", reader, 91 * 24 * 3600)
+    page = client.get(f"/preferences/{old}")
+    assert page.status_code == 410 and "This link has expired" in page.get_data(as_text=True)
+    form_token = csrf_token(client, "/n/slow-mornings")
+    assert client.post(f"/preferences/{old}/erase", data={"sure": "y", "csrf_token": form_token}).status_code == 410
+    renewed = client.post(f"/preferences/{old}/renew", data={"csrf_token": form_token})
+    assert renewed.status_code == 200
+    fresh = mailed_link("preferences")
+    assert client.get(fresh).status_code == 200
+    assert client.get(_signed_long_ago("preferences", reader, 89 * 24 * 3600).join(["/preferences/", ""])) \
+        .status_code == 200
+
+
+def test_a_mailed_data_link_works_for_a_day(client, reader):
+    assert client.get(f"/download/{_signed_long_ago('download', reader, 25 * 3600)}").status_code == 410
+    assert client.get(f"/erase/{_signed_long_ago('erase', reader, 25 * 3600)}").status_code == 410
+    assert client.get(f"/download/{_signed_long_ago('download', reader, 23 * 3600)}").status_code == 200
 
 
 def test_erase_needs_the_box_ticked(client, reader):

@@ -80,7 +80,8 @@ def load_user(user_id: str) -> User | None:
 
 # Pages about one person (a publisher's, a reader's) that no shared or browser cache may keep.
 PRIVATE_BLUEPRINTS = {"admin", "account", "api"}
-PRIVATE_READER_PAGES = ("public.preferences", "public.confirm", "public.unsubscribe", "public.renew")
+PRIVATE_READER_PAGES = ("public.preferences", "public.confirm", "public.unsubscribe", "public.renew",
+                        "public.download", "public.erase")
 HSTS = "max-age=31536000"  # a year; subdomains are not ours to decide
 
 

@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import archive, consent, media, newsletters, privacy, subscribe_limits, tokens
+from .. import archive, consent, media, newsletters, privacy, reader_links, subscribe_limits, tokens
 from ..content import render_markdown
 from ..errors import InvalidAddress, InvalidInput
 from ..extensions import csrf, db
@@ -180,9 +180,33 @@ def preferences_name(token: str):
                            action_form=ActionForm(), name_form=form, erase_form=EraseForm()), 400
 
 
-@bp.get("/preferences/<token>/data.json")
-def preferences_data(token: str):
+@bp.post("/preferences/<token>/renew")
+def preferences_renew(token: str):
+    """An expired preferences link: a fresh one goes to the address (the page says the same whoever asks)."""
+    if not ActionForm().validate_on_submit():
+        return render_template("error.html", code=400), 400
+    subscriber = reader_links.send_fresh_preferences_link(token)
+    if subscriber is not None:
+        g.locale = consent.language_of_subscriber(subscriber)
+    db.session.commit()
+    return render_template("public/link_sent.html")
+
+
+@bp.post("/preferences/<token>/download")
+def preferences_download(token: str):
+    """Ask for one's data: the link comes by mail (a forwarded issue's footer link must not hand it over)."""
     subscriber = _subscriber(token)
+    if not ActionForm().validate_on_submit():
+        return preferences(token), 400
+    reader_links.ask_for_download(subscriber)
+    db.session.commit()
+    return render_template("public/link_sent.html")
+
+
+@bp.get("/download/<token>")
+def download(token: str):
+    """The mailed link: everything held about the reader, as JSON."""
+    subscriber = _reader_link(tokens.DOWNLOAD, token)
     body = json.dumps(privacy.personal_data(subscriber), ensure_ascii=False, indent=2)
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="my-newsletter-data.json"',
@@ -191,6 +215,7 @@ def preferences_data(token: str):
 
 @bp.post("/preferences/<token>/erase")
 def preferences_erase(token: str):
+    """Ask to be erased: the box ticked here, then the mailed link confirms."""
     subscriber = _subscriber(token)
     form = EraseForm()
     if not (form.validate_on_submit() and form.sure.data):
@@ -198,6 +223,19 @@ def preferences_erase(token: str):
         return render_template("public/preferences.html", subscriber=subscriber, token=token,
                                action_form=ActionForm(), name_form=NameForm(name=subscriber.name),
                                erase_form=form), 400
+    reader_links.ask_for_erasure(subscriber)
+    db.session.commit()
+    return render_template("public/link_sent.html")
+
+
+@bp.route("/erase/<token>", methods=["GET", "POST"])
+def erase(token: str):
+    """The mailed erasure link: a page with one button (a GET, as mail scanners send, changes nothing)."""
+    subscriber = _reader_link(tokens.ERASE, token)
+    form = ActionForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return render_template("public/erase_confirm.html", token=token, form=form), (
+            200 if request.method == "GET" else 400)
     consent.erase(subscriber)
     db.session.commit()
     return render_template("public/erased.html")
@@ -232,7 +270,21 @@ def _subscription(purpose: str, token: str):
 
 
 def _subscriber(token: str):
-    subscriber = consent.subscriber_from_token(token)
+    try:
+        subscriber = consent.subscriber_from_token(token)
+    except tokens.TokenExpired as expired:
+        raise PreferencesLinkExpired(token) from expired
+    g.locale = consent.language_of_subscriber(subscriber)
+    return subscriber
+
+
+def _reader_link(purpose: str, token: str):
+    """The person a mailed download or erasure link names; an expired one is a page saying to ask again."""
+    try:
+        subscriber = consent.subscriber_from_token(token, purpose)
+    except tokens.TokenExpired:
+        raise consent.LinkNoLongerValid(_("This link has expired: links to your data work for a day. Ask again "
+                                          "from the link to your subscriptions.")) from None
     g.locale = consent.language_of_subscriber(subscriber)
     return subscriber
 
@@ -243,6 +295,19 @@ class LinkExpired(Exception):
     def __init__(self, token: str):
         super().__init__(token)
         self.token = token
+
+
+class PreferencesLinkExpired(Exception):
+    """An authentic preferences link past PREFERENCES_LINK_MAX_AGE: a page offering a fresh one by mail."""
+
+    def __init__(self, token: str):
+        super().__init__(token)
+        self.token = token
+
+
+@bp.app_errorhandler(PreferencesLinkExpired)
+def preferences_link_expired(error: PreferencesLinkExpired):
+    return render_template("public/preferences_expired.html", token=error.token, form=ActionForm()), 410
 
 
 @bp.app_errorhandler(LinkExpired)
