@@ -23,7 +23,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from newsletter import accounts, api_tokens, consent, create_app, newsletters  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
 
-MAX_EXAMPLES = os.environ.get("API_FUZZ_EXAMPLES", "25")
+MAX_EXAMPLES = os.environ.get("API_FUZZ_EXAMPLES", "15")
 
 
 def instance(folder: Path):
