@@ -219,6 +219,7 @@ SETTINGS = (
     Setting("CONFIRM_TOKEN_MAX_AGE", str(7 * 24 * 3600), parse_int(60)),
     Setting("CONFIRM_MAILS_PER_HOUR", "3", parse_int(1, 100)),
     Setting("PREFERENCES_LINK_MAX_AGE", str(90 * 24 * 3600), parse_int(3600)),
+    Setting("REQUIRE_TWO_FACTOR_FOR_ADMINS", "false", parse_bool),
     Setting("SUBSCRIBE_RATE_LIMIT", "10/minute;60/hour", parse_rate_limits),
     Setting("SUBSCRIBE_NEW_ADDRESSES_PER_IP", "50/minute;200/hour", parse_rate_limits),
     Setting("SUBSCRIBE_ATTEMPTS_PER_ADDRESS", "10/hour", parse_rate_limits),

@@ -79,8 +79,15 @@ class User(UserMixin, db.Model):
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None until set (then the browser's)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-factor (TOTP, RFC 6238): the shared secret once enrolled, and the last time step used (no replay).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     newsletters: Mapped[list["Newsletter"]] = relationship(back_populates="owner")
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_secret is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this
@@ -89,6 +96,17 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         # The nonce changes with the password, which ends every other session of that user.
         return f"{self.id}:{self.session_nonce}"
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for the authenticator app; only its hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginThrottle(db.Model):

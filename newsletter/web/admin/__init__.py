@@ -14,5 +14,5 @@ def require_login():
 
 from . import (  # noqa: E402,F401  (views register on the blueprint)
     branding, dashboard, domains, imports, issues, newsletters, outbox, readers, send, share, stats, suppressed,
-    tokens, uploads, users, zone,
+    tokens, two_factor, uploads, users, zone,
 )

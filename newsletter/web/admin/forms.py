@@ -127,3 +127,12 @@ class BrandingForm(FlaskForm):
     accent_color = StringField(_l("Accent colour (links and buttons)"), validators=[Optional(), Length(max=7)])
     postal_address = TextAreaField(_l("Postal address (in the footer of every mail)"),
                                    validators=[Optional(), no_nul, Length(max=500, message=AT_MOST)])
+
+
+class TwoFactorEnrolForm(FlaskForm):
+    code = StringField(_l("The 6-digit code your app shows"), validators=[DataRequired(), Length(max=12)])
+
+
+class TwoFactorChangeForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    action = HiddenField(validators=[DataRequired()])
