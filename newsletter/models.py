@@ -109,6 +109,20 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class AuditEntry(db.Model):
+    """One action of an admin or a publisher: who, what, on what, when, from where."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    user_email: Mapped[str] = mapped_column(String(254))  # kept when the account is gone
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    target: Mapped[str] = mapped_column(String(300), default="")
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
 class LoginThrottle(db.Model):
     """A counter of failed logins (per address-and-IP pair, or per IP) and when the next attempt may come."""
 

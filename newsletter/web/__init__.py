@@ -28,7 +28,7 @@ CONTENT_SECURITY_POLICY = (
 
 def init_app(app: Flask) -> None:
     """Register blueprints, hooks and error pages."""
-    from . import account, api, converters, formatting, health, public, webhooks
+    from . import account, api, auditing, converters, formatting, health, public, webhooks
     from .admin import admin
 
     converters.init_app(app)
@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(health.bp)
     csrf.exempt(api.bp)  # the API authenticates by bearer token only, never by the session cookie
     app.after_request(add_security_headers)
+    auditing.register(app)
     formatting.register(app)
     app.before_request(start_sender_once)
     app.context_processor(lambda: {"current_locale": lambda: str(get_locale() or "en"),
