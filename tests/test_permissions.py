@@ -79,6 +79,11 @@ ROUTES = [
     ("POST", "/admin/issues/{issue}/restore", "discarded", {}, MINE_POST),
     ("POST", "/admin/issues/{issue}/autosave", "draft", {"subject": "Auto", "body": "Saved"}, MINE_JSON),
     ("POST", "/admin/n/{slug}/issues/autosave", None, {"subject": "Auto", "body": "Saved"}, MINE_JSON),
+    ("GET", "/admin/two-factor", None, None, ANYONE),
+    ("POST", "/admin/two-factor", None, {"code": "000000"}, ANYONE_FORM_ERROR),
+    ("POST", "/admin/two-factor/change", None, {"password": "x", "action": "off"},  # not on: back to its page
+     {"anonymous": 302, "publisher_b": 302, "admin": 302, "publisher_a": 302}),
+    ("GET", "/admin/audit", None, None, ADMIN_ONLY),
     ("GET", "/admin/time-zone", None, None, ANYONE),
     ("POST", "/admin/time-zone", None, {"zone": "Nowhere/Atlantis"}, ANYONE_FORM_ERROR),
     ("POST", "/admin/issues/{issue}/unschedule", "scheduled", {}, MINE_POST),
