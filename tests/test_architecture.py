@@ -84,7 +84,7 @@ LAYERS = {
                  "newsletter.archive", "newsletter.feed", "newsletter.api_tokens", "newsletter.backup",
                  "newsletter.demo", "newsletter.timezones", "newsletter.login_backoff",
                  "newsletter.subscribe_limits", "newsletter.send_progress", "newsletter.health",
-                 "newsletter.reader_links"],
+                 "newsletter.reader_links", "newsletter.two_factor", "newsletter.audit"],
     "engines": ["newsletter.importer", "newsletter.sending", "newsletter.stats", "newsletter.feedback",
                 "newsletter.mail", "newsletter.domains", "newsletter.branding", "newsletter.media",
                 "newsletter.media_store", "newsletter.images"],
