@@ -12,7 +12,7 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -43,9 +43,17 @@ class DkimKey:
 
     def sign(self, data: bytes) -> bytes:
         """The signature of the canonical header data."""
+        return self.signing_function()(data)
+
+    def signing_function(self):
+        """sign(), without its per-call choice of algorithm: for many signatures in a row."""
         if isinstance(self.private_key, ed25519.Ed25519PrivateKey):
-            return self.private_key.sign(hashlib.sha256(data).digest())  # RFC 8463: Ed25519 over the SHA-256
-        return self.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+            sign = self.private_key.sign
+            return lambda data: sign(hashlib.sha256(data).digest())  # RFC 8463: Ed25519 over the SHA-256
+        return partial(self.private_key.sign, padding=_PKCS1, algorithm=_SHA256)
+
+
+_PKCS1, _SHA256 = padding.PKCS1v15(), hashes.SHA256()  # immutable: made once, not per signature
 
 
 def canonical_header(name: str, value: bytes) -> bytes:
@@ -53,6 +61,13 @@ def canonical_header(name: str, value: bytes) -> bytes:
     if b"\n" in value or b"\t" in value or b"  " in value:
         value = _WSP_RUN.sub(b" ", _LINE_END.sub(b"", value))
     return name.lower().encode("ascii") + b":" + value.strip() + b"\r\n"
+
+
+def is_relaxed(lines: str, count: int) -> bool:
+    """Whether `count` header lines `name:value` CRLF, names in lower case, are canonical already: no folding,
+    tab, run of spaces or blank around a colon or at a line's end (a cheap test; False may be wrong, not True)."""
+    return ("\t" not in lines and "  " not in lines and ": " not in lines and " \r" not in lines
+            and lines.count("\n") == count)
 
 
 def canonical_lines(chunk: bytes) -> bytes:
@@ -69,9 +84,9 @@ def canonical_body(body: bytes) -> bytes:
     return body + b"\r\n" if body else b""
 
 
-def body_hash(canonical: bytes) -> str:
+def body_hash(canonical: bytes) -> bytes:
     """The bh= value of a canonical body."""
-    return base64.b64encode(hashlib.sha256(canonical).digest()).decode("ascii")
+    return base64.b64encode(hashlib.sha256(canonical).digest())
 
 
 def parse_headers(head: bytes) -> list[tuple[str, bytes]]:
@@ -106,21 +121,50 @@ class DkimSigner:
                 canonical[name] = canonical_header(name, value)  # the last one counts, as the verifier picks it
         return self.signature_headers(canonical, body_hash(canonical_body(body))) + raw
 
-    def signature_headers(self, canonical: dict[str, bytes], bh: str) -> bytes:
+    def signature_headers(self, canonical: dict[str, bytes], bh: bytes) -> bytes:
         """The DKIM-Signature header lines for a message whose signed headers are `canonical` (one canonical
         line per lower-case name, as `canonical_header` makes them) and whose body hash is `bh`."""
-        names = [name for name in SIGNED_HEADERS if name in canonical]
+        return self.plan(canonical).headers(b"", bh)
+
+    def plan(self, fixed: dict[str, bytes], own: tuple[str, ...] = ()) -> "SignaturePlan":
+        """What signing many messages shares when they have the same `fixed` canonical header lines and each has
+        its own values of the headers named in `own` (an issue's readers)."""
+        return SignaturePlan(self.keys, fixed, own)
+
+
+class SignaturePlan:
+    """The DKIM-Signature headers of messages that share most of their signed header lines.
+
+    An issue's From, Subject, List-Id... are the same for every reader; To, Date, Message-ID and
+    List-Unsubscribe are the reader's own. The shared lines come first in h= (a verifier hashes the headers in
+    the order h= names them, whatever their order in the message), so they are canonicalised and joined once;
+    so are the signature's own tags, in the raw form the message carries and in the canonical form that is
+    signed. A message then adds its own canonical lines, the time, its body hash and the signatures.
+    """
+
+    def __init__(self, keys: list[DkimKey], fixed: dict[str, bytes], own: tuple[str, ...]):
+        names = [name for name in SIGNED_HEADERS if name in fixed and name not in own] + list(own)
         signed_list = ":".join(name + (":" + name if name in OVERSIGNED else "") for name in names)
-        data = b"".join(canonical[name] for name in names)
-        stamp = int(time.time())
+        self.fixed = b"".join(fixed[name] for name in names if name not in own)
+        self.keys = []  # (its signing function, raw tags cut at t= and bh=, canonical tags cut the same way)
+        for key in keys:
+            tags = (f"v=1; a={key.algorithm}; c=relaxed/relaxed; d={key.domain}; s={key.selector}; t=\0;"
+                    f"\r\n\th={_fold_list(signed_list)};\r\n\tbh=\0;\r\n\tb=").encode("ascii")
+            canonical = canonical_header("dkim-signature", tags).rstrip(b"\r\n")
+            self.keys.append((key.signing_function(), (b"DKIM-Signature: " + tags).split(b"\0"),
+                              canonical.split(b"\0")))
+
+    def headers(self, own: bytes, bh: bytes) -> bytes:
+        """The DKIM-Signature lines of a message whose own header lines, canonical and in the plan's order, are
+        `own`, and whose body hash (base64) is `bh`. RSA first: verifiers that check only one take the first."""
+        stamp = b"%d" % time.time()
+        signed = self.fixed + own
         lines = []
-        for key in self.keys:
-            tags = (f"v=1; a={key.algorithm}; c=relaxed/relaxed; d={key.domain}; s={key.selector}; t={stamp};"
-                    f"\r\n\th={_fold_list(signed_list)};\r\n\tbh={bh};\r\n\tb=")
-            unsigned = canonical_header("dkim-signature", tags.encode("ascii")).rstrip(b"\r\n")
-            signature = base64.b64encode(key.sign(data + unsigned)).decode("ascii")
-            lines.append(f"DKIM-Signature: {tags}{_fold_value(signature)}\r\n")
-        return "".join(lines).encode("ascii")  # RSA first: verifiers that check only one take the first
+        for sign, raw, canonical in self.keys:
+            signature = base64.b64encode(sign(b"".join(
+                (signed, canonical[0], stamp, canonical[1], bh, canonical[2]))))
+            lines += (raw[0], stamp, raw[1], bh, raw[2], _fold_signature(signature), b"\r\n")
+        return b"".join(lines)
 
 
 @lru_cache(maxsize=64)  # one list per kind of message
@@ -136,8 +180,8 @@ def _fold_list(names: str) -> str:
     return "\r\n\t ".join(out)
 
 
-def _fold_value(value: str) -> str:
-    return "\r\n\t ".join(value[i:i + _FOLD_AT] for i in range(0, len(value), _FOLD_AT))
+def _fold_signature(value: bytes) -> bytes:
+    return b"\r\n\t ".join([value[i:i + _FOLD_AT] for i in range(0, len(value), _FOLD_AT)])
 
 
 def load_private_key(pem: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:

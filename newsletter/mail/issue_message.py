@@ -32,11 +32,12 @@ from ..links import external_url
 from ..media import sizes_in
 from ..models import Issue
 from . import identifiers
-from .dkim_signing import DkimSigner, body_hash, canonical_header, canonical_lines, parse_headers
+from .dkim_signing import DkimSigner, body_hash, canonical_header, canonical_lines, is_relaxed, parse_headers
 from .headers import header_safe, instance_domain, list_unsubscribe, mailbox
 from .look import look_of
 
 SLOTS = ("unsubscribe_url", "preferences_url", "confirmed_on", "consent_source")
+OWN_HEADERS = ("to", "date", "message-id", "list-unsubscribe")  # a reader's own; the other headers are the issue's
 _MARK = "\x1eslot:{}\x1e"  # record-separator marks: survive Jinja escaping and CSS inlining, never in content
 _inliner = css_inline.CSSInliner()
 
@@ -108,11 +109,16 @@ class IssueTemplate:
 
     def _prepare_signing(self) -> None:
         """Canonicalise once what every reader's message shares."""
-        self.head_canonical = {name: canonical_header(name, value) for name, value in parse_headers(self.head)}
+        fixed = {name: canonical_header(name, value) for name, value in parse_headers(self.head)}
+        self.signing = self.signer.plan(fixed, OWN_HEADERS)
         self.text_canonical = [p if isinstance(p, int) else canonical_lines(p) for p in self.text_pieces]
         self.html_canonical = [p if isinstance(p, int) else canonical_lines(p) for p in self.html_pieces]
         self.text_part_canonical = canonical_lines(self.text_part_head)
         self.html_part_canonical = canonical_lines(b"\r\n" + self.html_part_head)
+        # Most issues' encoded pieces are canonical already: their body is then hashed as it is sent.
+        self.body_is_canonical = (self.text_canonical == self.text_pieces and self.html_canonical == self.html_pieces
+                                  and self.text_part_canonical == self.text_part_head
+                                  and self.html_part_canonical == b"\r\n" + self.html_part_head)
 
     def _context(self, issue: Issue, content) -> dict:
         slots = {name: _MARK.format(name) for name in SLOTS}
@@ -147,27 +153,35 @@ class IssueTemplate:
         values = self._values(reader)
         html_values = [qp(escape(value)) for value in values]
         text_values = [qp(value) for value in values]
-        personal = self._personal_headers(reader, values[0])
-        message = b"".join([
-            self.head, "".join(f"{name}: {value}\r\n" for name, value in personal).encode("ascii"), b"\r\n",
+        to, date, message_id, unsubscribe = self._personal_headers(reader, values[0])
+        folded = unsubscribe.replace(", <mailto:", ",\r\n <mailto:")  # long tokens
+        personal = f"To: {to}\r\nDate: {date}\r\nMessage-ID: {message_id}\r\nList-Unsubscribe: {folded}\r\n"
+        body = b"".join([
             self.text_part_head, _join(self.text_pieces, text_values), b"\r\n",
             self.html_part_head, _join(self.html_pieces, html_values), b"\r\n",
             self.closing,
         ])
         if self.signer is None:
-            return message
-        return self._signature(personal, text_values, html_values) + message
+            return b"".join([self.head, personal.encode("ascii"), b"\r\n", body])
+        # The reader's own signed lines, in OWN_HEADERS order, canonical as they are in the common case.
+        own = f"to:{to}\r\ndate:{date}\r\nmessage-id:{message_id}\r\nlist-unsubscribe:{unsubscribe}\r\n"
+        if not is_relaxed(own, len(OWN_HEADERS)):
+            own = "".join(canonical_header(name, value.encode("ascii")).decode("ascii")
+                          for name, value in zip(OWN_HEADERS, (to, date, message_id, unsubscribe)))
+        signature = self.signing.headers(own.encode("ascii"), body_hash(self._canonical_body(body, text_values,
+                                                                                              html_values)))
+        return b"".join([signature, self.head, personal.encode("ascii"), b"\r\n", body])
 
-    def _signature(self, personal: list[tuple[str, str]], text_values: list[bytes], html_values: list[bytes]) -> bytes:
-        canonical = dict(self.head_canonical)
-        for name, value in personal:
-            canonical[name.lower()] = canonical_header(name, value.encode("ascii"))
-        body = b"".join([
+    def _canonical_body(self, body: bytes, text_values: list[bytes], html_values: list[bytes]) -> bytes:
+        if self.body_is_canonical:
+            values = b"".join(text_values + html_values)  # whole lines each: they canonicalise together
+            if canonical_lines(values) is values:
+                return body
+        return b"".join([
             self.text_part_canonical, _join(self.text_canonical, [canonical_lines(v) for v in text_values]),
             self.html_part_canonical, _join(self.html_canonical, [canonical_lines(v) for v in html_values]),
             b"\r\n" + self.closing,
         ])
-        return self.signer.signature_headers(canonical, body_hash(body))
 
     def _values(self, reader: Reader) -> list[str]:
         return [self.unsubscribe_base + reader.unsubscribe_token, self.preferences_base + reader.preferences_token,
@@ -181,15 +195,11 @@ class IssueTemplate:
                 text = self._dates[day] = format_date(day, "long")
         return text
 
-    def _personal_headers(self, reader: Reader, unsubscribe_url: str) -> list[tuple[str, str]]:
+    def _personal_headers(self, reader: Reader, unsubscribe_url: str) -> tuple[str, str, str, str]:
+        """The values of the reader's own headers, OWN_HEADERS."""
         name = "" if has_header_breaker(reader.name) else reader.name
-        unsubscribe = list_unsubscribe(unsubscribe_url, reader.unsubscribe_token, self.domain)
-        return [
-            ("To", _to_header(name, reader.email)),
-            ("Date", _date_header()),
-            ("Message-ID", f"<{self.message_id(reader.delivery_id)}>"),
-            ("List-Unsubscribe", unsubscribe.replace(", <mailto:", ",\r\n <mailto:")),  # folded: long tokens
-        ]
+        return (_to_header(name, reader.email), _date_header(), f"<{self.message_id(reader.delivery_id)}>",
+                list_unsubscribe(unsubscribe_url, reader.unsubscribe_token, self.domain))
 
     def envelope_from(self, delivery_id: int | None) -> str:
         """The SMTP return path: a VERP address naming the delivery when BOUNCE_ADDRESS is set."""
