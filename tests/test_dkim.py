@@ -106,6 +106,7 @@ ODD_ISSUES = {
         subject="Spaces   and\ttabs", name="Reader   Two",
         body="para  with   runs\t\tof blanks   \n\n\n\n    indented code\n\t\ttabbed code   \n\n\n\nlast  "),
     "a long non-ASCII reader name": dict(subject="Hi", name="Émilie-Anne Dupont-Château " * 6, body="Body."),
+    "blanks at the ends of a reader name": dict(subject="Hi", name=" Reader Three ", body="Body."),
 }
 
 
