@@ -58,7 +58,7 @@ def main() -> int:
                 "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
                 "--header", f"Authorization: Bearer {secret}", "--max-examples", MAX_EXAMPLES,
                 "--generation-deterministic", "--workers", "1", "--request-timeout", "10", "--warnings", "off",
-            ])
+            ], cwd=folder)  # its cache (.schemathesis/) goes with the throw-away instance, not into the repository
         finally:
             server.shutdown()
 
