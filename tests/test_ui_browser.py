@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from newsletter import consent, publishing, tokens
 from newsletter.extensions import db
@@ -57,7 +58,7 @@ def test_write_preview_at_phone_width_and_save(server, page):
         page.get_by_role("link", name="Back to the issue").last.click()
     page.get_by_label("Subject").fill("Mornings in the garden, again")
     page.get_by_role("button", name="Save draft").click()
-    assert page.locator("p.flash", has_text="The draft is saved.").is_visible()
+    expect(page.locator("p.flash", has_text="The draft is saved.")).to_be_visible()
     assert page.csp_violations == []
     issue = the_issue(app)
     assert (issue.subject, issue.status) == ("Mornings in the garden, again", "draft")
@@ -95,14 +96,14 @@ def test_discarding_asks_first_and_can_be_undone(server, page):
         issue_id = make_issue(the_newsletter()).id
     log_in(page, base, f"/admin/issues/{issue_id}")
     page.get_by_role("button", name="Discard this issue…").click()
-    assert page.get_by_role("heading", name="Discard “A quiet week”?").is_visible()
+    expect(page.get_by_role("heading", name="Discard “A quiet week”?")).to_be_visible()
     assert the_issue(app).status == "draft"  # asking changed nothing
     page.get_by_role("button", name="Yes, discard it").click()
-    assert page.get_by_text("You can restore it from this list for 30 days").is_visible()
+    expect(page.get_by_text("You can restore it from this list for 30 days")).to_be_visible()
     row = page.locator("tr", has_text="A quiet week")
-    assert row.locator(".status").inner_text() == "Discarded"
+    expect(row.locator(".status")).to_have_text("Discarded")
     row.get_by_role("button", name="Restore").click()
-    assert page.get_by_text("The issue is a draft again.").is_visible()
+    expect(page.get_by_text("The issue is a draft again.")).to_be_visible()
     assert the_issue(app).status == "draft"
 
 
@@ -114,10 +115,10 @@ def test_send_now_asks_once_more_with_the_exact_count(server, page):
         issue_id = make_issue(newsletter).id
     log_in(page, base, f"/admin/issues/{issue_id}")
     page.get_by_role("button", name="Send now…").click()
-    assert page.get_by_role("heading", name="Send “A quiet week” to 3 readers now?").is_visible()
+    expect(page.get_by_role("heading", name="Send “A quiet week” to 3 readers now?")).to_be_visible()
     assert the_issue(app).status == "draft"
     page.get_by_role("button", name="Yes, send it to 3 readers").click()
-    assert page.get_by_text("Sending has started.").is_visible()
+    expect(page.get_by_text("Sending has started.")).to_be_visible()
     assert the_issue(app).status == "sending"
 
 
@@ -202,14 +203,14 @@ def test_find_a_reader_and_erase_them_on_request(server, page):
     rows = page.locator("tbody tr")
     assert rows.count() == 1
     rows.get_by_role("link", name="reader1@example.net").click()
-    assert page.get_by_role("heading", name="reader1@example.net").is_visible()
-    assert page.get_by_text("Confirmed by e-mail on").is_visible()
+    expect(page.get_by_role("heading", name="reader1@example.net")).to_be_visible()
+    expect(page.get_by_text("Confirmed by e-mail on")).to_be_visible()
     erase = page.locator("form", has=page.get_by_role("button", name="Erase this reader"))
     erase.get_by_label("Why (kept in the reader's history)").fill("asked by e-mail on 3 May")
     erase.get_by_role("button", name="Erase this reader").click()
-    assert page.get_by_text("Everything this newsletter held about the reader is erased.").is_visible()
+    expect(page.get_by_text("Everything this newsletter held about the reader is erased.")).to_be_visible()
     assert page.get_by_text("reader1@example.net").count() == 0
-    assert page.get_by_text("reader0@example.net").is_visible()
+    expect(page.get_by_text("reader0@example.net")).to_be_visible()
 
 
 def test_a_branded_welcome_mail_is_previewed_before_saving(server, page, tmp_path):
@@ -224,8 +225,8 @@ def test_a_branded_welcome_mail_is_previewed_before_saving(server, page, tmp_pat
     page.get_by_role("button", name="Preview the welcome mail").click()
     mail = page.frame_locator("iframe[name=branding-preview]")
     mail.locator("strong", has_text="breathing").wait_for()
-    assert mail.get_by_text("Thank you: you are subscribed to Slow Mornings.").is_visible()
-    assert mail.get_by_role("link", name="Unsubscribe in one click").is_visible()  # always added by the app
+    expect(mail.get_by_text("Thank you: you are subscribed to Slow Mornings.")).to_be_visible()
+    expect(mail.get_by_role("link", name="Unsubscribe in one click")).to_be_visible()  # always added by the app
     assert "12 rue des Lilas" in mail.locator("body").inner_text()
     logo_image = mail.get_by_role("img", name="Slow Mornings")
     assert logo_image.evaluate("img => img.complete && img.naturalWidth") == 400
@@ -234,7 +235,7 @@ def test_a_branded_welcome_mail_is_previewed_before_saving(server, page, tmp_pat
     with app.app_context():
         assert the_newsletter().welcome_text == ""  # previewing saved nothing
     page.get_by_role("button", name="Save").click()
-    assert page.get_by_text("Your words and look are saved.").is_visible()
+    expect(page.get_by_text("Your words and look are saved.")).to_be_visible()
     with app.app_context():
         newsletter = the_newsletter()
         assert (newsletter.accent_color, newsletter.postal_address.splitlines()[0]) == ("#7a1f5c", "Studio Maya")
