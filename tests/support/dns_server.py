@@ -46,9 +46,18 @@ class DnsServer:
     def __init__(self):
         self.zone = Zone()
         quiet = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
-        self.udp = DNSServer(self.zone, address="127.0.0.1", port=0, logger=quiet)
-        self.port = self.udp.server.server_address[1]
-        self.tcp = DNSServer(self.zone, address="127.0.0.1", port=self.port, tcp=True, logger=quiet)
+        # The UDP port is picked by the system; the same number may already be taken for TCP by another process
+        # on a shared machine, so pick again (a few times) rather than fail the test that wanted a DNS server.
+        for attempt in range(20):
+            self.udp = DNSServer(self.zone, address="127.0.0.1", port=0, logger=quiet)
+            self.port = self.udp.server.server_address[1]
+            try:
+                self.tcp = DNSServer(self.zone, address="127.0.0.1", port=self.port, tcp=True, logger=quiet)
+                break
+            except OSError:
+                self.udp.server.server_close()
+                if attempt == 19:
+                    raise
 
     @property
     def address(self) -> str:
