@@ -16,8 +16,9 @@ if "PORT" not in os.environ:
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = 4
-# An import upload of IMPORT_MAX_BYTES over a slow link takes a while; a stuck request is still cut off.
-timeout = 120
+# gunicorn's default. No request of the app runs long: imports are background jobs (importer/jobs.py). With
+# gthread workers the timeout is the worker's heartbeat, so a slow upload is not cut off by it either.
+timeout = 30
 graceful_timeout = 30
 # No access log: the app writes one line per request itself, with its id, in LOG_FORMAT.
 accesslog = None

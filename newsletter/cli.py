@@ -18,6 +18,7 @@ from .export import export_subscribers
 from .extensions import db
 from .importer import writer
 from .importer.report import describe
+from .links import external_url
 
 users = AppGroup("users", help="Publisher and admin accounts.")
 newsletters_group = AppGroup("newsletters", help="Newsletters.")
@@ -110,7 +111,8 @@ def subscribers_import(file: str, slug: str | None, dry_run: bool, strict: bool,
     if suppress:
         report = writer.import_suppressions(file, item.id if item else None, **options)
     else:
-        report = writer.import_subscribers(file, item, **options)
+        report = writer.import_subscribers(file, item, share_url=external_url("admin.share", slug=item.slug),
+                                           **options)
     click.echo("\n".join(describe(report)))
 
 

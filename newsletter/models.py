@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .states import DeliveryStatus, HoldStatus, IssueStatus, SubscriptionStatus, SystemMailStatus
+from .states import DeliveryStatus, HoldStatus, ImportJobStatus, IssueStatus, SubscriptionStatus, SystemMailStatus
 
 LANGUAGES = ("en", "fr")
 CADENCES = {"weekly": 7, "fortnightly": 14, "monthly": 30, "quarterly": 91, "irregular": 0}
@@ -536,3 +536,38 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class ImportJob(db.Model):
+    """One uploaded file checked, then imported, by a background worker (importer/jobs.py); the progress page
+    reads it. The file waits in instance/uploads/<upload_id>.csv until the job ends."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (status_check("status", ImportJobStatus), Index("ix_import_jobs_status", "status"),
+                      Index("ix_import_jobs_user_status", "user_id", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    upload_id: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_bytes: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    suppress: Mapped[bool] = mapped_column(Boolean, default=False)
+    strict: Mapped[bool] = mapped_column(Boolean, default=False)
+    share_url: Mapped[str] = mapped_column(String(500))  # where a refusal points (the caller knows the route)
+    status: Mapped[str] = mapped_column(String(16), default=ImportJobStatus.CHECKING)
+    phase: Mapped[str] = mapped_column(String(16), default="")  # writer.READING or WRITING while running
+    fraction: Mapped[float] = mapped_column(default=0.0)  # of the phase
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_refused: Mapped[int] = mapped_column(Integer, default=0)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[str | None] = mapped_column(Text)  # the ImportReport as JSON once the step is done
+    refusal: Mapped[str | None] = mapped_column(Text)  # why the file was refused as a whole, or why it failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    phase_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    newsletter: Mapped[Newsletter] = relationship()

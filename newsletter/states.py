@@ -86,7 +86,19 @@ REASON_LABELS = {
 }
 
 
-S, I, D, H, M = SubscriptionStatus, IssueStatus, DeliveryStatus, HoldStatus, SystemMailStatus
+class ImportJobStatus(StrEnum):
+    """An uploaded file's way through the background import (importer/jobs.py)."""
+
+    CHECKING = "checking"  # pass 1 with read-only counts, waiting for a worker or running
+    CHECKED = "checked"  # the report is ready; the upload waits for the publisher's confirmation
+    IMPORTING = "importing"  # confirmed: both passes, waiting for a worker or running
+    DONE = "done"  # imported, or checked with nothing to import; the upload is deleted
+    REFUSED = "refused"  # refused as a whole (or by --strict); nothing stored, the upload deleted
+    FAILED = "failed"  # stopped by an error or by too many interrupted attempts; the upload deleted
+    ABANDONED = "abandoned"  # checked, then put aside by the publisher or left unconfirmed for a day; upload deleted
+
+
+S, I, D, H, M, J = SubscriptionStatus, IssueStatus, DeliveryStatus, HoldStatus, SystemMailStatus, ImportJobStatus
 
 TRANSITIONS: dict[type, dict[str, set[str]]] = {
     SubscriptionStatus: {
@@ -130,6 +142,15 @@ TRANSITIONS: dict[type, dict[str, set[str]]] = {
         # SENDING again: a runner takes over a claim whose runner vanished; QUEUED: deferred after a failure.
         M.SENDING: {M.SENDING, M.QUEUED, M.FAILED},
         M.FAILED: set(),
+    },
+    ImportJobStatus: {
+        J.CHECKING: {J.CHECKED, J.DONE, J.REFUSED, J.FAILED},
+        J.CHECKED: {J.IMPORTING, J.ABANDONED},
+        J.IMPORTING: {J.DONE, J.REFUSED, J.FAILED},
+        J.DONE: set(),
+        J.REFUSED: set(),
+        J.FAILED: set(),
+        J.ABANDONED: set(),
     },
 }
 

@@ -13,6 +13,7 @@ from celery.signals import setup_logging, worker_process_init, worker_process_sh
 from dotenv import find_dotenv, load_dotenv
 
 from .config import ConfigError, read_settings
+from .importer import jobs as import_jobs
 from .logs import configure_logging
 from .redis_client import redis_client
 
@@ -63,6 +64,8 @@ def tick() -> None:
         send_due_system_mails()
         start_due_issues(utcnow())
         settle_cancelled()
+        if import_jobs.due_jobs():  # queued while no worker listened, or its worker died
+            run_imports.delay()
         for issue_id in sending_issue_ids():
             if _claim_dispatch(app, issue_id):
                 for _ in range(app.config["SEND_PARALLEL_TASKS"]):
@@ -80,6 +83,16 @@ def send_batches(issue_id: int) -> int:
         if not finish_if_done(issue_id) and handed:
             send_batches.delay(issue_id)
     return handed
+
+
+@celery.task(name="newsletter.tasks.run_imports")
+def run_imports() -> int:
+    """Run the queued import jobs (the import page's checks and imports), one after the other."""
+    app, _state, _transport = _app_and_state()
+    if "import_owner" not in _process:
+        _process["import_owner"] = import_jobs.new_owner()
+    with app.app_context():
+        return import_jobs.run_due_jobs(app, _process["import_owner"])
 
 
 def _claim_dispatch(app, issue_id: int) -> bool:

@@ -13,6 +13,7 @@ from newsletter.extensions import db
 from newsletter.importer import EXPORT_COLUMNS, bulk, writer
 from newsletter.importer.spool import Spool
 from newsletter.models import Subscription, UTCDateTime, new_nonce
+from tests.test_import_cli import SHARE_URL
 
 
 @pytest.mark.parametrize("moment", [
@@ -55,7 +56,8 @@ def consented_file(path, count: int):
 def test_imported_dates_read_back_as_they_were_given(app, newsletter, tmp_path):
     path = consented_file(tmp_path / "dates.csv", 3)
     now = datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
-    writer.import_subscribers(path, newsletter, file_name="dates.csv", commit=db.session.commit, now=now)
+    writer.import_subscribers(path, newsletter, file_name="dates.csv", commit=db.session.commit, now=now,
+                              share_url=SHARE_URL)
     db.session.expire_all()
     dates = db.session.execute(select(Subscription.consent_at, Subscription.confirmed_at, Subscription.imported_at,
                                       Subscription.created_at)).all()
@@ -82,6 +84,6 @@ def test_import_gives_the_connection_its_sqlite_settings_back(app, newsletter, t
     before = settings()
     db.session.commit()
     writer.import_subscribers(consented_file(tmp_path / "many.csv", 10), newsletter, file_name="many.csv",
-                              commit=db.session.commit)
+                              commit=db.session.commit, share_url=SHARE_URL)
     assert during == [[-bulk.SQLITE_CACHE_KIB, bulk.SQLITE_CHECKPOINT_PAGES]] * 3
     assert settings() == before != during[0]

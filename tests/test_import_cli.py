@@ -384,10 +384,12 @@ def test_crash_mid_import_leaves_whole_batches_and_rerun_is_harmless(app, newsle
             raise KeyboardInterrupt("power cut")
 
     with pytest.raises(KeyboardInterrupt):
-        writer.import_subscribers(path, newsletter, file_name="many.csv", commit=commit_then_crash)
+        writer.import_subscribers(path, newsletter, file_name="many.csv", commit=commit_then_crash,
+                                  share_url=SHARE_URL)
     db.session.rollback()
     assert table_counts()["Subscription"] == 8
-    report = writer.import_subscribers(path, newsletter, file_name="many.csv", commit=db.session.commit)
+    report = writer.import_subscribers(path, newsletter, file_name="many.csv", commit=db.session.commit,
+                                       share_url=SHARE_URL)
     assert (report.imported, report.already) == (2, 8)
     assert table_counts()["Subscription"] == table_counts()["SubscriptionEvent"] == 10
 
@@ -403,7 +405,8 @@ def test_file_edited_between_the_passes_imports_what_was_checked(app, newsletter
         yield from read_spool(spool)
 
     monkeypatch.setattr(writer.Spool, "batches", edit_file_then_read_spool)
-    report = writer.import_subscribers(path, newsletter, file_name="many.csv", commit=db.session.commit)
+    report = writer.import_subscribers(path, newsletter, file_name="many.csv", commit=db.session.commit,
+                                       share_url=SHARE_URL)
     assert (report.rows_read, report.imported) == (10, 10)
     assert table_counts()["Subscription"] == table_counts()["SubscriptionEvent"] == 10
 

@@ -63,8 +63,14 @@ ROUTES = [
     ("GET", "/admin/n/{slug}/share/qr.png", None, None, MINE),
     ("GET", "/admin/n/{slug}/import", None, None, MINE),
     ("POST", "/admin/n/{slug}/import", None, {}, MINE_FORM_ERROR),
-    ("POST", "/admin/n/{slug}/import/{upload}", None, {},  # an unknown upload: gone, for its owner only
-     {"anonymous": 302, "publisher_b": 404, "admin": 410, "publisher_a": 410}),
+    ("GET", "/admin/n/{slug}/import/{job}", None, None,  # nobody's job: tests/test_import_jobs.py runs real ones
+     {"anonymous": 302, "publisher_b": 404, "admin": 404, "publisher_a": 404}),
+    ("GET", "/admin/n/{slug}/import/{job}/progress.json", None, None,
+     {"anonymous": 302, "publisher_b": 404, "admin": 404, "publisher_a": 404}),
+    ("POST", "/admin/n/{slug}/import/{job}", None, {},
+     {"anonymous": 302, "publisher_b": 404, "admin": 404, "publisher_a": 404}),
+    ("POST", "/admin/n/{slug}/import/{job}/abandon", None, {},
+     {"anonymous": 302, "publisher_b": 404, "admin": 404, "publisher_a": 404}),
     ("GET", "/admin/n/{slug}/issues/new", None, None, MINE),
     ("POST", "/admin/n/{slug}/issues/new", None, {"subject": "New", "body": "Text"}, MINE_POST),
     ("GET", "/admin/issues/{issue}", "draft", None, MINE),
@@ -141,7 +147,7 @@ def expand(path: str, app, newsletter, state) -> tuple[str, int | None]:
     issue = make_issue(newsletter, state) if state else None
     outbox = sorted(outbox_folder(app.instance_path).glob("*.eml"))
     url = path.format(slug=newsletter.slug, issue=issue.id if issue else 0, domain=DOMAIN,
-                      outbox_name=outbox[0].name if outbox else "none", upload="0" * 32)
+                      outbox_name=outbox[0].name if outbox else "none", job=0)
     return url, issue.id if issue else None
 
 
@@ -184,7 +190,7 @@ def test_every_admin_route_is_in_the_matrix(app):
     adapter = app.url_map.bind("localhost")
     covered = set()
     for method, path, *_ in ROUTES:
-        endpoint, _ = adapter.match(path.format(slug="x", issue=1, outbox_name="x.eml", upload="u", domain="x"),
+        endpoint, _ = adapter.match(path.format(slug="x", issue=1, outbox_name="x.eml", job=1, domain="x"),
                                     method=method)
         covered.add((endpoint, method))
     missing = [f"{method} {rule.rule}" for rule in app.url_map.iter_rules() if rule.endpoint.startswith("admin.")

@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 class Server:
     """A gunicorn process whose log lines are collected; `ready` is set when it listens."""
 
-    def __init__(self, env: dict, port: int):
+    def __init__(self, env: dict, port: int, options: list[str] | None = None):
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+            [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+             *(options or [])],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._read, daemon=True).start()
 

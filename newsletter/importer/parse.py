@@ -5,7 +5,7 @@ import io
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from . import refusals
 from .sniff import Head, Source, open_binary, text_stream
@@ -77,9 +77,15 @@ def _choose_delimiter(line: str) -> str:
 
 
 @contextmanager
-def open_records(source: Source, table: Table) -> Iterator[Iterator[tuple[int, list[str]]]]:
-    """Stream the data rows as (physical line of the row's start, cells), skipping blank rows."""
+def open_records(source: Source, table: Table, opened: Callable[[BinaryIO], None] | None = None
+                 ) -> Iterator[Iterator[tuple[int, list[str]]]]:
+    """Stream the data rows as (physical line of the row's start, cells), skipping blank rows.
+
+    `opened`, if given, is handed the binary stream once it is open (to measure how far the reading is).
+    """
     with open_binary(source) as binary:
+        if opened is not None:
+            opened(binary)
         text = text_stream(binary)
         try:
             yield _records(text, table)

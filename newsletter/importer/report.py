@@ -1,6 +1,7 @@
 """What an import did (or, in a dry run, would do): counts and the first refused rows. Pure: no app, no database."""
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import DomainError
 from .rows import RowError
@@ -53,6 +54,16 @@ class ImportReport:
     def accounted(self) -> int:
         """The sum of all outcomes; equals rows_read once the import (or the dry run) is complete."""
         return self.imported + self.already + self.suppressed + self.left + self.duplicates + self.refused_rows
+
+    def to_json(self) -> str:
+        """The report as JSON, to keep with a background job (from_json reads it back)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "ImportReport":
+        values = json.loads(text)
+        values["row_errors"] = [RowError(**error) for error in values["row_errors"]]
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
     def refuse_row(self, error: RowError) -> None:
         """Count a refused row, keeping the first MAX_ROW_ERRORS for the report."""

@@ -16,6 +16,7 @@ class Spool:
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()
+        self.count = 0  # batches written
 
     def __enter__(self) -> "Spool":
         return self
@@ -28,6 +29,7 @@ class Spool:
         # pickle rather than a text format: ten times faster to read back, and safe here because nobody but this
         # process can write to an unnamed file it has just created.
         pickle.dump(batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
 
     def batches(self) -> Iterator[list]:
         """The batches written so far, from the first."""

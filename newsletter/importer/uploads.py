@@ -1,23 +1,19 @@
-"""Files uploaded on the import page, kept between the check and the publisher's confirmation.
+"""Files uploaded on the import page, kept on disk while their import job runs (importer/jobs.py).
 
-Each upload is instance/uploads/<random id>.csv with a <random id>.json beside it naming the file, the
-newsletter, the user and the options. The id is the only handle the confirmation carries, and it works only
-for the same user and newsletter. Uploads go once imported or refused; abandoned ones after a day.
+Each upload is instance/uploads/<random id>.csv; the job names it. An upload goes when its job ends (imported,
+refused, failed, checked with nothing to import, abandoned), and after a day at the latest: it holds readers'
+addresses. With Celery workers on other machines, instance/uploads must be a folder they share.
 """
 
 import contextlib
-import json
+import os
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from ..errors import DomainError
-from ..models import Newsletter
-from . import writer
-from .report import ImportReport
 
 ABANDONED_AFTER_SECONDS = 24 * 3600
 CHUNK_BYTES = 64 * 1024
@@ -39,7 +35,7 @@ class UploadTooLarge(DomainError):
 
 
 class UploadGone(DomainError):
-    """The confirmation names an upload that is not there (already imported, abandoned, or someone else's)."""
+    """The confirmation names an upload that is not there any more (imported already, abandoned, expired)."""
 
     code = "upload_gone"
     status = 410
@@ -49,45 +45,33 @@ class UploadGone(DomainError):
                          "more than a day. Upload the file again.")
 
 
-@dataclass(frozen=True)
-class Upload:
-    """One stored upload and what the publisher asked for it."""
-
-    id: str
-    file_name: str
-    newsletter_id: int
-    user_id: int
-    suppress: bool
-    strict: bool
-    folder: str
-
-    @property
-    def path(self) -> Path:
-        return Path(self.folder) / f"{self.id}.csv"
-
-
 def uploads_folder(instance_path: str) -> Path:
-    """Where uploads wait for their confirmation."""
+    """Where uploads wait for their job."""
     return Path(instance_path) / "uploads"
 
 
-def store_upload(folder: Path, stream: BinaryIO, *, max_bytes: int, file_name: str, newsletter_id: int,
-                 user_id: int, suppress: bool, strict: bool) -> Upload:
-    """Copy the upload to disk by chunks, refusing it (UploadTooLarge, nothing kept) past max_bytes."""
+def upload_path(folder: Path, upload_id: str) -> Path:
+    """The file of an upload (the id is checked: it never names anything outside the folder)."""
+    if not _UPLOAD_ID.fullmatch(upload_id):
+        raise UploadGone()
+    return folder / f"{upload_id}.csv"
+
+
+def store_upload(folder: Path, stream: BinaryIO, *, max_bytes: int) -> tuple[str, int]:
+    """Copy the upload to disk by chunks, refusing it (UploadTooLarge, nothing kept) past max_bytes.
+    Returns the upload's id and its size in bytes."""
     folder.mkdir(parents=True, exist_ok=True)
-    discard_abandoned(folder)
-    upload = Upload(secrets.token_urlsafe(18), writer.source_name(file_name), newsletter_id, user_id, suppress,
-                    strict, str(folder))
+    upload_id = secrets.token_urlsafe(18)
+    path = upload_path(folder, upload_id)
     try:
-        _copy(stream, upload.path, max_bytes)
-    except UploadTooLarge:
-        upload.path.unlink(missing_ok=True)
+        size = _copy(stream, path, max_bytes)
+    except BaseException:  # too large, the client gone, the disk full: nothing of it stays
+        path.unlink(missing_ok=True)
         raise
-    _meta_path(folder, upload.id).write_text(json.dumps(asdict(upload)), encoding="utf-8")
-    return upload
+    return upload_id, size
 
 
-def _copy(stream: BinaryIO, path: Path, max_bytes: int) -> None:
+def _copy(stream: BinaryIO, path: Path, max_bytes: int) -> int:
     written = 0
     with path.open("wb") as out:
         while chunk := stream.read(CHUNK_BYTES):
@@ -95,56 +79,26 @@ def _copy(stream: BinaryIO, path: Path, max_bytes: int) -> None:
             if written > max_bytes:
                 raise UploadTooLarge(max_bytes)
             out.write(chunk)
+    return written
 
 
-def find_upload(folder: Path, upload_id: str, *, newsletter_id: int, user_id: int) -> Upload:
-    """The upload with this id, if it belongs to this newsletter and user; UploadGone otherwise."""
-    if not _UPLOAD_ID.fullmatch(upload_id):
+def keep_upload(folder: Path, upload_id: str) -> None:
+    """The upload is confirmed: start its day again, so the clean-up leaves it alone while it is imported."""
+    path = upload_path(folder, upload_id)
+    if not path.is_file():
         raise UploadGone()
-    try:
-        upload = Upload(**json.loads(_meta_path(folder, upload_id).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        raise UploadGone() from None
-    if (upload.newsletter_id, upload.user_id) != (newsletter_id, user_id) or not upload.path.is_file():
-        raise UploadGone()
-    return upload
+    os.utime(path)
 
 
-def discard_upload(upload: Upload) -> None:
-    """Delete the upload and its description."""
-    upload.path.unlink(missing_ok=True)
-    _meta_path(Path(upload.folder), upload.id).unlink(missing_ok=True)
+def discard_upload(folder: Path, upload_id: str) -> None:
+    """Delete the upload."""
+    upload_path(folder, upload_id).unlink(missing_ok=True)
 
 
 def discard_abandoned(folder: Path, max_age: float = ABANDONED_AFTER_SECONDS) -> None:
-    """Delete uploads nobody confirmed within max_age seconds: they hold readers' addresses."""
+    """Delete uploads older than max_age seconds, whatever their job says: they hold readers' addresses."""
     oldest = time.time() - max_age
     for path in folder.glob("*.*"):
         with contextlib.suppress(FileNotFoundError):  # removed by a concurrent request: same outcome
             if path.stat().st_mtime < oldest:
                 path.unlink()
-
-
-def check_upload(upload: Upload, newsletter: Newsletter) -> ImportReport:
-    """Pass 1 with read-only counts (a dry run): what confirming would do, or the file's refusal."""
-    if upload.suppress:
-        return writer.check_suppressions(upload.path, newsletter.id, file_name=upload.file_name,
-                                         strict=upload.strict, dry_run=True)
-    return writer.check_subscribers(upload.path, newsletter, file_name=upload.file_name, strict=upload.strict,
-                                    dry_run=True)
-
-
-def import_upload(upload: Upload, newsletter: Newsletter, commit: Callable[[], None]) -> ImportReport:
-    """Import the upload (pass 1 again, then pass 2), committing per batch; the upload is deleted either way."""
-    try:
-        if upload.suppress:
-            return writer.import_suppressions(upload.path, newsletter.id, file_name=upload.file_name,
-                                              strict=upload.strict, commit=commit)
-        return writer.import_subscribers(upload.path, newsletter, file_name=upload.file_name,
-                                         strict=upload.strict, commit=commit)
-    finally:
-        discard_upload(upload)
-
-
-def _meta_path(folder: Path, upload_id: str) -> Path:
-    return folder / f"{upload_id}.json"

@@ -20,9 +20,6 @@ from itertools import islice
 from operator import attrgetter
 from typing import Callable, Iterable, Iterator
 
-from flask import current_app
-from werkzeug.routing import BuildError
-
 from .. import suppression
 from ..addresses import has_header_breaker
 from ..extensions import db
@@ -33,11 +30,10 @@ from ..states import check_transition
 from . import known
 from .batch import BatchWriter, count
 from .bulk import ImportTuning, insert_ignoring_conflicts
-from .formats import MAILCHIMP_SOURCE, recognise
-from .read import inspect_subscribers, read_subscribers, read_suppressions
+from .read import FileRows, read_subscribers, read_suppressions
 from .refusals import ImportRefused
-from .report import CSV, MAILCHIMP, OWN_EXPORT, SUPPRESSION_LIST, ImportReport, RowsRefused
-from .rows import EXPORT_COLUMNS, ConsentedRow, RowError
+from .report import ImportReport, RowsRefused
+from .rows import ConsentedRow, RowError
 from .seen import SeenAddresses
 from .sniff import Source
 from .spool import Spool
@@ -47,29 +43,26 @@ MAX_FILE_NAME = 255  # Subscription.imported_from
 SUPPRESSION_REASON = "imported"
 Commit = Callable[[], None]
 OnBatch = Callable[[ImportReport, list], None]
+# Called after each batch: the report so far, the pass ("reading": pass 1, "writing": pass 2) and how much of
+# that pass is done (0 to 1). A job shows it on its progress page.
+OnProgress = Callable[[ImportReport, str, float], None]
+READING, WRITING = "reading", "writing"
 _ROW_VALUES = attrgetter(*(field.name for field in fields(ConsentedRow)))  # as a tuple: quicker to spool
 
 
 class FileRefused(ImportRefused):
-    """A subscriber file refused as a whole, with what to do instead: the newsletter's subscribe and share pages."""
+    """A subscriber file refused as a whole, with what to do instead: the newsletter's subscribe page and the
+    share page (its QR code and a message ready to send), whose address the caller gives (share_url)."""
 
-    def __init__(self, refused: ImportRefused, newsletter: Newsletter):
+    def __init__(self, refused: ImportRefused, newsletter: Newsletter, share_url: str):
         self.reason = refused.message
         self.subscribe_url = external_url("public.newsletter", slug=newsletter.slug)
-        self.share_url = _share_page_url(newsletter)
+        self.share_url = share_url
         super().__init__(
             refused.kind,
             f"{refused.message} Your subscribe page is {self.subscribe_url} ; its QR code and a message ready "
-            f"to send are on {self.share_url}",
+            f"to send are on {share_url}",
         )
-
-
-def _share_page_url(newsletter: Newsletter) -> str:
-    """The publisher's share page: the subscribe link's QR code and a message ready to send."""
-    try:
-        return external_url("admin.share", slug=newsletter.slug)
-    except BuildError:  # the endpoint was renamed: its documented path still leads there
-        return f"{current_app.config['BASE_URL']}/admin/n/{newsletter.slug}/share"
 
 
 def source_name(file_name: str) -> str:
@@ -81,8 +74,9 @@ def source_name(file_name: str) -> str:
 # --- subscribers ----------------------------------------------------------------------------------------------
 
 
-def check_subscribers(source: Source, newsletter: Newsletter, *, file_name: str, now: datetime | None = None,
-                      strict: bool = False, dry_run: bool = False) -> ImportReport:
+def check_subscribers(source: Source, newsletter: Newsletter, *, file_name: str, share_url: str,
+                      now: datetime | None = None, strict: bool = False, dry_run: bool = False,
+                      on_progress: OnProgress | None = None) -> ImportReport:
     """Pass 1: read the whole file, raising FileRefused or (strict) RowsRefused; dry_run also counts outcomes."""
     def count_outcomes(report: ImportReport, batch: list[ConsentedRow]) -> None:
         facts = known.look_up(newsletter.id, [row.email for row in batch])  # read-only
@@ -90,53 +84,62 @@ def check_subscribers(source: Source, newsletter: Newsletter, *, file_name: str,
             count(report, facts.outcome(row.email))
 
     on_batch = count_outcomes if dry_run else _only_read
-    return _check_subscribers(source, newsletter, file_name, now or utcnow(), strict, dry_run, on_batch)
+    try:
+        return _check_subscribers(source, file_name, now or utcnow(), strict, dry_run, on_batch, on_progress)
+    except ImportRefused as refused:
+        raise FileRefused(refused, newsletter, share_url) from None
 
 
-def import_subscribers(source: Source, newsletter: Newsletter, *, file_name: str, commit: Commit,
-                       now: datetime | None = None, strict: bool = False, dry_run: bool = False) -> ImportReport:
-    """Check the file (pass 1), then import it in committed batches (pass 2); the report counts what was done."""
+def import_subscribers(source: Source, newsletter: Newsletter, *, file_name: str, commit: Commit, share_url: str,
+                       now: datetime | None = None, strict: bool = False, dry_run: bool = False,
+                       on_progress: OnProgress | None = None) -> ImportReport:
+    """Check the file (pass 1), then import it in committed batches (pass 2); the report counts what was done.
+
+    share_url: the newsletter's share page, which the message of a file refused as a whole points to."""
     now = now or utcnow()
     if dry_run:
-        return check_subscribers(source, newsletter, file_name=file_name, now=now, strict=strict, dry_run=True)
+        return check_subscribers(source, newsletter, file_name=file_name, share_url=share_url, now=now,
+                                 strict=strict, dry_run=True, on_progress=on_progress)
     check_transition(S, S.PENDING, S.CONFIRMED)  # what an import does to a pending subscription
     with Spool() as spool:
-        report = _check_subscribers(source, newsletter, file_name, now, strict, False,
-                                    lambda _, batch: spool.write(list(map(_ROW_VALUES, batch))))
+        try:
+            report = _check_subscribers(source, file_name, now, strict, False,
+                                        lambda _, batch: spool.write(list(map(_ROW_VALUES, batch))), on_progress)
+        except ImportRefused as refused:
+            raise FileRefused(refused, newsletter, share_url) from None
         with ImportTuning() as tuning:
             writer = BatchWriter(newsletter.id, report.file_name, now)
-            for values in spool.batches():
+            for done, values in enumerate(spool.batches(), 1):
                 tuning.prepare(written=report.imported)
                 writer.write(report, [ConsentedRow(*row) for row in values])
                 commit()
+                _progress(on_progress, report, WRITING, done / spool.count)
     return report
 
 
-def _check_subscribers(source: Source, newsletter: Newsletter, file_name: str, now: datetime, strict: bool,
-                       dry_run: bool, on_batch: OnBatch) -> ImportReport:
+def _check_subscribers(source: Source, file_name: str, now: datetime, strict: bool, dry_run: bool,
+                       on_batch: OnBatch, on_progress: OnProgress | None) -> ImportReport:
     """Pass 1, handing each batch of accepted rows to on_batch; the report counts rows read, refused, merged."""
-    try:
-        report = ImportReport(source_name(file_name), _subscriber_file_kind(source), dry_run=dry_run)
-        for batch in _batches(_consented_rows(source, now, report)):
-            on_batch(report, batch)
-    except ImportRefused as refused:
-        raise FileRefused(refused, newsletter) from None
+    found = read_subscribers(source, now=now)  # sniffed and recognised once; the rows read on iteration
+    report = ImportReport(source_name(file_name), found.kind, dry_run=dry_run)
+    return _read_pass(found, _consented_rows(found, report), report, strict, on_batch, on_progress)
+
+
+def _read_pass(found: FileRows, accepted: Iterator, report: ImportReport, strict: bool, on_batch: OnBatch,
+               on_progress: OnProgress | None) -> ImportReport:
+    for batch in _batches(accepted):
+        on_batch(report, batch)
+        _progress(on_progress, report, READING, found.fraction_read)
+    _progress(on_progress, report, READING, 1.0)
     if strict and report.refused_rows:
         raise RowsRefused(report)
     return report
 
 
-def _subscriber_file_kind(source: Source) -> str:
-    table = inspect_subscribers(source)
-    if recognise(table).fixed_source == MAILCHIMP_SOURCE:
-        return MAILCHIMP
-    return OWN_EXPORT if table.header == EXPORT_COLUMNS and table.delimiter == "," else CSV
-
-
-def _consented_rows(source: Source, now: datetime, report: ImportReport) -> Iterator[ConsentedRow]:
+def _consented_rows(found: FileRows, report: ImportReport) -> Iterator[ConsentedRow]:
     """The file's valid rows, first occurrence of each address only; counts refused rows and duplicates."""
     seen = SeenAddresses()
-    for item in read_subscribers(source, now=now):
+    for item in found:
         report.rows_read += 1
         if type(item) is RowError:
             report.refuse_row(item)
@@ -150,42 +153,44 @@ def _consented_rows(source: Source, now: datetime, report: ImportReport) -> Iter
 
 
 def check_suppressions(source: Source, newsletter_id: int | None, *, file_name: str, strict: bool = False,
-                       dry_run: bool = False) -> ImportReport:
+                       dry_run: bool = False, on_progress: OnProgress | None = None) -> ImportReport:
     """Pass 1 of a suppression list (newsletter_id None: instance-wide): refusals before anything is written."""
     def count_outcomes(report: ImportReport, batch: list[str]) -> None:
         already = len(known.suppressed_among(newsletter_id, suppression.hmacs_of(batch)))
         report.already += already
         report.imported += len(batch) - already
 
-    return _check_suppressions(source, file_name, strict, dry_run, count_outcomes if dry_run else _only_read)
+    return _check_suppressions(source, file_name, strict, dry_run, count_outcomes if dry_run else _only_read,
+                               on_progress)
 
 
 def import_suppressions(source: Source, newsletter_id: int | None, *, file_name: str, commit: Commit,
-                        strict: bool = False, dry_run: bool = False) -> ImportReport:
+                        strict: bool = False, dry_run: bool = False,
+                        on_progress: OnProgress | None = None) -> ImportReport:
     """Put every address of the list on the suppression list, as keyed hashes only; committed per batch."""
     if dry_run:
-        return check_suppressions(source, newsletter_id, file_name=file_name, strict=strict, dry_run=True)
+        return check_suppressions(source, newsletter_id, file_name=file_name, strict=strict, dry_run=True,
+                                  on_progress=on_progress)
     with Spool() as spool:
-        report = _check_suppressions(source, file_name, strict, False, lambda _, batch: spool.write(batch))
-        for batch in spool.batches():
+        report = _check_suppressions(source, file_name, strict, False, lambda _, batch: spool.write(batch),
+                                     on_progress)
+        for done, batch in enumerate(spool.batches(), 1):
             _suppress_batch(report, newsletter_id, batch)
             commit()
+            _progress(on_progress, report, WRITING, done / spool.count)
     return report
 
 
 def _check_suppressions(source: Source, file_name: str, strict: bool, dry_run: bool,
-                        on_batch: OnBatch) -> ImportReport:
-    report = ImportReport(source_name(file_name), SUPPRESSION_LIST, dry_run=dry_run)
-    for batch in _batches(_suppressed_addresses(source, report)):
-        on_batch(report, batch)
-    if strict and report.refused_rows:
-        raise RowsRefused(report)
-    return report
+                        on_batch: OnBatch, on_progress: OnProgress | None) -> ImportReport:
+    found = read_suppressions(source)
+    report = ImportReport(source_name(file_name), found.kind, dry_run=dry_run)
+    return _read_pass(found, _suppressed_addresses(found, report), report, strict, on_batch, on_progress)
 
 
-def _suppressed_addresses(source: Source, report: ImportReport) -> Iterator[str]:
+def _suppressed_addresses(found: FileRows, report: ImportReport) -> Iterator[str]:
     seen = SeenAddresses()
-    for item in read_suppressions(source):
+    for item in found:
         report.rows_read += 1
         if type(item) is RowError:
             report.refuse_row(item)
@@ -208,6 +213,11 @@ def _suppress_batch(report: ImportReport, newsletter_id: int | None, batch: list
 
 
 # --- shared ---------------------------------------------------------------------------------------------------
+
+
+def _progress(on_progress: OnProgress | None, report: ImportReport, phase: str, fraction: float) -> None:
+    if on_progress is not None:
+        on_progress(report, phase, fraction)
 
 
 def _only_read(report: ImportReport, batch: list) -> None:

@@ -1,6 +1,7 @@
-"""Runners decide where the send path runs: a thread in this process, or Celery workers.
+"""Runners decide where the send path and the import jobs run: threads in this process, or Celery workers.
 
-Which one runs is one setting (CELERY_BROKER_URL); both call the same functions.
+Which one runs is one setting (CELERY_BROKER_URL); both call the same functions. Import jobs (the import page's
+check and import, importer/jobs.py) get their own thread, so that a long import never holds up sending.
 """
 
 import logging
@@ -9,10 +10,13 @@ import threading
 
 from flask import Flask
 
+from ..extensions import db
+from ..importer import jobs as import_jobs
 from ..mail.transport import make_transport
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
+IMPORT_POLL_SECONDS = 5.0  # how soon a job whose runner died is taken over, at most (after its lease ends)
 
 
 def run_pending_work(state, transport) -> int:
@@ -25,7 +29,8 @@ def run_pending_work(state, transport) -> int:
 
 
 class EmbeddedRunner:
-    """A daemon thread that wakes on commit (or every POLL_SECONDS) and runs the pending work."""
+    """A daemon thread that wakes on commit (or every POLL_SECONDS) and runs the pending work; another that
+    runs import jobs (woken when one is queued, or every IMPORT_POLL_SECONDS)."""
 
     def __init__(self, app: Flask, kind: str = "thread"):
         self.app = app
@@ -34,6 +39,11 @@ class EmbeddedRunner:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._imports = ImportThread(app)
+
+    def wake_imports(self) -> None:
+        """An import job was queued (after the commit): run it now."""
+        self._imports.wake()
 
     def wake(self) -> None:
         """Ask the thread for a pass now (called after a commit that queued mail). A wake never starts it: the
@@ -48,11 +58,14 @@ class EmbeddedRunner:
                 self._stop.clear()
                 self._thread = threading.Thread(target=self.run, name="newsletter-sender", daemon=True)
                 self._thread.start()
+        self._imports.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the current pass and end the thread."""
+        """Finish the current pass and end the thread (an import in progress stops where it is; another
+        runner takes it over once its lease ends)."""
         self._stop.set()
         self._wake.set()
+        self._imports.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -77,6 +90,48 @@ class EmbeddedRunner:
         state.heartbeat.close()
 
 
+class ImportThread:
+    """The embedded runner's import jobs: one at a time, in a daemon thread of their own."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.owner = import_jobs.new_owner()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self.start()
+        self._wake.set()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self.run, name="newsletter-imports", daemon=True)
+                self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                with self.app.app_context():
+                    try:
+                        import_jobs.run_due_jobs(self.app, self.owner)
+                    finally:
+                        db.session.remove()
+            except Exception:  # the database away: log it, keep the thread alive
+                log.exception("import jobs pass failed; trying again in %s s", IMPORT_POLL_SECONDS)
+            self._wake.wait(IMPORT_POLL_SECONDS)
+
+
 class CeleryRunner:
     """Hands the work to Celery workers; nothing runs in this process."""
 
@@ -89,6 +144,12 @@ class CeleryRunner:
 
         tick.delay()
 
+    def wake_imports(self) -> None:
+        """Queue the import jobs on a worker."""
+        from ..tasks import run_imports
+
+        run_imports.delay()
+
     def start(self) -> None:
         """Workers are separate processes: nothing to start here."""
 
@@ -97,7 +158,7 @@ class CeleryRunner:
 
 
 def run_in_foreground(app: Flask) -> None:
-    """`flask worker`: the embedded loop in this thread until SIGTERM or SIGINT."""
+    """`flask worker`: the embedded loop in this thread (and import jobs in another) until SIGTERM or SIGINT."""
     runner = EmbeddedRunner(app, kind="worker")
 
     def stop(_signal, _frame):
@@ -106,7 +167,11 @@ def run_in_foreground(app: Flask) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    runner.run()
+    runner._imports.start()  # import jobs too, in their own thread
+    try:
+        runner.run()
+    finally:
+        runner._imports.stop()
 
 
 def make_runner(app: Flask):

@@ -1,6 +1,7 @@
-"""The import page: upload a file, read the report of what would happen, confirm, read what happened."""
+"""The import page: upload a file; a background job checks it while its page shows the progress; read the report,
+confirm; the import runs in the background too, on the same page, which survives a reload."""
 
-from flask import current_app, render_template, request
+from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -10,15 +11,14 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from wtforms import BooleanField
 
 from ...extensions import db
-from ...importer import uploads
-from ...importer.report import RowsRefused
-from ...importer.writer import FileRefused
-from ...models import Newsletter
+from ...importer import jobs, uploads
+from ...links import external_url
+from ...models import ImportJob, Newsletter
+from ...states import ImportJobStatus as J
 from ..body_limits import BodyTooLarge, accepts_large_body
 from ..forms import ActionForm
 from . import admin
 from .access import newsletter_for
-
 
 class UploadForm(FlaskForm):
     """The file and what the publisher asks of it."""
@@ -30,49 +30,78 @@ class UploadForm(FlaskForm):
 
 @admin.get("/n/<slug>/import")
 def import_form(slug: str):
-    """The upload form."""
+    """The upload form, and this user's imports of the newsletter that are not over."""
     return _form_page(newsletter_for(slug), UploadForm())
 
 
 @admin.post("/n/<slug>/import")
 @accepts_large_body("IMPORT_MAX_BYTES")
 def import_check(slug: str):
-    """Store the upload and show what importing it would do; nothing is imported yet."""
+    """Store the upload and queue its check; the job's page shows the progress, then the report."""
     item = newsletter_for(slug)
     form = UploadForm()
     if not form.validate_on_submit():
         return _form_page(item, form, status=400)
     try:
-        upload = uploads.store_upload(
-            uploads.uploads_folder(current_app.instance_path), form.file.data.stream,
-            max_bytes=current_app.config["IMPORT_MAX_BYTES"], file_name=form.file.data.filename or "",
-            newsletter_id=item.id, user_id=current_user.id, suppress=form.suppress.data, strict=form.strict.data)
+        job = jobs.start_check(
+            _folder(), form.file.data.stream, newsletter_id=item.id, user_id=current_user.id,
+            file_name=form.file.data.filename or "", suppress=form.suppress.data, strict=form.strict.data,
+            share_url=external_url("admin.share", slug=item.slug), max_bytes=current_app.config["IMPORT_MAX_BYTES"],
+            max_pending=current_app.config["IMPORT_PENDING_UPLOADS"])
     except uploads.UploadTooLarge:
+        db.session.rollback()
         return _form_page(item, form, error=_too_large(), status=413)
-    try:
-        report = uploads.check_upload(upload, item)
-    except (FileRefused, RowsRefused) as refused:
-        uploads.discard_upload(upload)  # a refused file is not kept, not even for a while
-        return _refused_page(item, form, refused)
-    return render_template("admin/import_report.html", newsletter=item, report=report, upload=upload,
-                           stage="check", form=ActionForm())
+    except jobs.TooManyUploads as refused:
+        db.session.rollback()
+        return _form_page(item, form, error=_too_many(refused.limit), status=429)
+    db.session.commit()
+    _wake_runner()
+    return redirect(url_for(".import_job", slug=item.slug, job_id=job.id), 303)
 
 
-@admin.post("/n/<slug>/import/<upload_id>")
-def import_confirm(slug: str, upload_id: str):
-    """Import a checked upload and show what was done."""
+@admin.get("/n/<slug>/import/<int:job_id>")
+def import_job(slug: str, job_id: int):
+    """The job's page: progress while it runs, then its report (with the confirmation) or its refusal."""
+    item = newsletter_for(slug)
+    job = jobs.job_of(job_id, newsletter_id=item.id, user_id=current_user.id)
+    report = jobs.report_of(job)
+    if job.status == J.REFUSED and report is None:  # refused as a whole: the form again, with the refusal
+        return _form_page(item, UploadForm(formdata=None), refusal=job)
+    return render_template("admin/import_job.html", newsletter=item, job=job, report=report,
+                           progress=jobs.estimate(job), form=ActionForm())
+
+
+@admin.get("/n/<slug>/import/<int:job_id>/progress.json")
+def import_job_progress(slug: str, job_id: int):
+    """The job's status and its progress figures (as the page shows them), for the page's script."""
+    item = newsletter_for(slug)
+    job = jobs.job_of(job_id, newsletter_id=item.id, user_id=current_user.id)
+    html = render_template("admin/_import_progress.html", newsletter=item, job=job, progress=jobs.estimate(job))
+    return jsonify(status=job.status, html=html)
+
+
+@admin.post("/n/<slug>/import/<int:job_id>")
+def import_confirm(slug: str, job_id: int):
+    """Queue the import of a checked upload; its page shows the progress, then what was done."""
     item = newsletter_for(slug)
     if not ActionForm().validate_on_submit():
         return _form_page(item, UploadForm(formdata=None), error=_("This form has expired. Upload the file again."),
                           status=400)
-    upload = uploads.find_upload(uploads.uploads_folder(current_app.instance_path), upload_id,
-                                 newsletter_id=item.id, user_id=current_user.id)
-    try:
-        report = uploads.import_upload(upload, item, commit=db.session.commit)
-    except (FileRefused, RowsRefused) as refused:
-        db.session.rollback()
-        return _refused_page(item, UploadForm(formdata=None), refused)
-    return render_template("admin/import_report.html", newsletter=item, report=report, stage="done")
+    job = jobs.job_of(job_id, newsletter_id=item.id, user_id=current_user.id)
+    jobs.confirm(_folder(), job)
+    db.session.commit()
+    _wake_runner()
+    return redirect(url_for(".import_job", slug=item.slug, job_id=job.id), 303)
+
+
+@admin.post("/n/<slug>/import/<int:job_id>/abandon")
+def import_abandon(slug: str, job_id: int):
+    """Put a checked upload aside without importing it: the file is deleted at once."""
+    item = newsletter_for(slug)
+    if ActionForm().validate_on_submit():
+        jobs.abandon(_folder(), jobs.job_of(job_id, newsletter_id=item.id, user_id=current_user.id))
+        db.session.commit()
+    return redirect(url_for(".import_form", slug=item.slug), 303)
 
 
 @admin.errorhandler(RequestEntityTooLarge)
@@ -88,16 +117,20 @@ def upload_too_large(error: RequestEntityTooLarge):
     return _form_page(item, UploadForm(formdata=None), error=_too_large(), status=413)
 
 
-def _form_page(item: Newsletter, form: UploadForm, error: str | None = None, refusal: FileRefused | None = None,
+def _folder():
+    return uploads.uploads_folder(current_app.instance_path)
+
+
+def _wake_runner() -> None:
+    if current_app.config.get("START_SENDER", True):
+        current_app.extensions["newsletter.runner"].wake_imports()
+
+
+def _form_page(item: Newsletter, form: UploadForm, error: str | None = None, refusal: ImportJob | None = None,
                status: int = 200):
-    return render_template("admin/import.html", newsletter=item, form=form, error=error, refusal=refusal), status
-
-
-def _refused_page(item: Newsletter, form: UploadForm, refused: FileRefused | RowsRefused):
-    if isinstance(refused, RowsRefused):
-        return render_template("admin/import_report.html", newsletter=item, report=refused.report,
-                               stage="strict"), 422
-    return _form_page(item, form, refusal=refused, status=422)
+    pending = jobs.pending_jobs(newsletter_id=item.id, user_id=current_user.id)
+    return render_template("admin/import.html", newsletter=item, form=form, error=error, refusal=refusal,
+                           subscribe_url=external_url("public.newsletter", slug=item.slug), pending=pending), status
 
 
 def _too_large() -> str:
@@ -105,3 +138,9 @@ def _too_large() -> str:
     size = f"{limit / 1048576:.3g} MB" if limit >= 1048576 else f"{limit / 1024:.3g} KB"
     return _("This file is larger than %(size)s, the most this instance accepts. Split it into smaller files, "
              "or ask the administrator to import it with the command line.", size=size)
+
+
+def _too_many(limit: int) -> str:
+    return _("You already have %(num)s files being checked, waiting for your confirmation or being imported, the "
+             "most this instance keeps for one person. Confirm or abandon one of them (listed below), or wait "
+             "until an import ends, then upload this file again.", num=limit)
