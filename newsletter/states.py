@@ -162,6 +162,7 @@ INITIAL: dict[type, set[str]] = {
     DeliveryStatus: {D.QUEUED},
     HoldStatus: {H.HELD},
     SystemMailStatus: {M.QUEUED},
+    ImportJobStatus: {J.CHECKING},
 }
 
 

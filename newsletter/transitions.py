@@ -7,7 +7,7 @@ the same statement unexecuted, for the send path's prepared statements (sending/
 it once and run without SQLAlchemy's per-call work. `initial` names the status a row is created with.
 
 `tests/test_transitions.py` fails if a status is written anywhere else; roughly the same by hand (no output):
-    grep -rnP '(?<!self)\.status\s*=(?!=)|\bstatus\s*=\s*(bindparam|case|literal|new\b|"|[SIDHM]\.|[A-Za-z]+Status\.)|literal\([SIDHM]\.' \
+    grep -rnP '(?<!self)\.status\s*=(?!=)|\bstatus\s*=\s*(bindparam|case|literal|new\b|"|[SIDHMJ]\.|[A-Za-z]+Status\.)|literal\([SIDHMJ]\.' \
         newsletter --include='*.py' | grep -v '^newsletter/transitions.py'
 The send path's hot statements (sending/ledger.py HotLedger) stay prepared statements run on the DB-API cursor
 for speed, but each is built here by `transition`: the status it writes and the statuses it may overwrite are

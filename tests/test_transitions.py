@@ -27,7 +27,7 @@ def _is_status_value(node: ast.expr) -> bool:
     if isinstance(node, ast.Constant):
         return node.value in STATUS_VALUES
     return (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-            and (node.value.id in {"S", "I", "D", "H", "M"} or node.value.id.endswith("Status")))
+            and (node.value.id in {"S", "I", "D", "H", "M", "J"} or node.value.id.endswith("Status")))
 
 
 def status_writes(source: str) -> list[int]:

@@ -27,7 +27,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import ImportJob, Newsletter, utcnow
 from ..states import ImportJobStatus as J
-from ..states import check_transition
+from ..transitions import initial, move
 from . import uploads, writer
 from .report import ImportReport, RowsRefused
 
@@ -110,7 +110,7 @@ def start_check(folder: Path, stream: BinaryIO, *, newsletter_id: int, user_id: 
     upload_id, size = uploads.store_upload(folder, stream, max_bytes=max_bytes)
     job = ImportJob(newsletter_id=newsletter_id, user_id=user_id, upload_id=upload_id, file_bytes=size,
                     file_name=writer.source_name(file_name), suppress=suppress, strict=strict,
-                    share_url=share_url, status=J.CHECKING)
+                    share_url=share_url, status=initial(J.CHECKING))
     db.session.add(job)
     db.session.flush()
     return job
@@ -165,14 +165,10 @@ def abandon_expired(folder: Path) -> None:
         uploads.discard_abandoned(folder)
 
 
-def _move(job: ImportJob, old: str, new: str, *, owner: str | None = None, **values) -> bool:
+def _move(job: ImportJob, old: str, new: J, *, owner: str | None = None, **values) -> bool:
     """Move the job from old to new if it is still in old (and, given an owner, still leased by it)."""
-    check_transition(J, old, new)
-    where = [ImportJob.id == job.id, ImportJob.status == old]
-    if owner is not None:
-        where.append(ImportJob.lease_owner == owner)
-    moved = db.session.execute(update(ImportJob).where(*where).values(status=new, **values)
-                               .execution_options(synchronize_session=False)).rowcount == 1
+    where = [ImportJob.id == job.id] + ([ImportJob.lease_owner == owner] if owner is not None else [])
+    moved = move(ImportJob, new, *where, from_=[old], **values) == 1
     db.session.expire(job)
     return moved
 
@@ -298,7 +294,7 @@ def _end(job: ImportJob, owner: str, status: str, *, report: ImportReport | None
     if report is not None:
         values.update(report=report.to_json(), **_counts(report))
     old = db.session.scalar(select(ImportJob.status).where(ImportJob.id == job.id))
-    moved = _move(job, old, status, owner=owner, **values)
+    moved = _move(job, old, J(status), owner=owner, **values)
     db.session.commit()
     if moved and not keep_upload:
         uploads.discard_upload(uploads.uploads_folder(current_app.instance_path), job.upload_id)
