@@ -4,15 +4,14 @@ import csv
 from typing import TextIO
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .importer import EXPORT_COLUMNS
-from .models import Newsletter, Subscription
+from .models import Newsletter, Subscriber, Subscription
 from .spreadsheet_cells import spreadsheet_cell
 from .states import SubscriptionStatus as S
 
-BATCH = 1000
+BATCH = 5000
 
 
 def _iso(value) -> str:
@@ -24,10 +23,14 @@ def export_subscribers(newsletter: Newsletter, out: TextIO) -> int:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     last_id, count = 0, 0
+    # Plain rows of the exported columns, not ORM objects: loading a Subscription and its Subscriber per reader
+    # was ten times slower (100k readers took 33 s on a loaded machine: longer than a request may last).
+    columns = (Subscription.id, Subscriber.email, Subscriber.name, Subscription.consent_at,
+               Subscription.confirmed_at, Subscription.consent_source, Subscription.consent_ip,
+               Subscription.confirm_ip)
     while True:
-        page = db.session.scalars(
-            select(Subscription)
-            .options(joinedload(Subscription.subscriber))
+        page = db.session.execute(
+            select(*columns).join(Subscription.subscriber)
             .where(Subscription.newsletter_id == newsletter.id, Subscription.status == S.CONFIRMED,
                    Subscription.id > last_id)
             .order_by(Subscription.id)
@@ -35,10 +38,8 @@ def export_subscribers(newsletter: Newsletter, out: TextIO) -> int:
         ).all()
         if not page:
             return count
-        for item in page:
-            writer.writerow([spreadsheet_cell(value) for value in (
-                item.subscriber.email, item.subscriber.name, _iso(item.consent_at), _iso(item.confirmed_at),
-                item.consent_source, item.consent_ip or "", item.confirm_ip or "")])
+        writer.writerows([spreadsheet_cell(value) for value in (
+            email, name, _iso(consent_at), _iso(confirmed_at), source, consent_ip or "", confirm_ip or "")]
+            for _id, email, name, consent_at, confirmed_at, source, consent_ip, confirm_ip in page)
         count += len(page)
-        last_id = page[-1].id
-        db.session.expunge_all()  # keep memory flat on large lists
+        last_id = page[-1][0]
