@@ -104,6 +104,7 @@ def test_axe_finds_no_serious_violation_on_any_page(server, browser, tmp_path):
         page.goto(base + f"/admin/n/{world['slug']}/import")
         page.get_by_label("The file (CSV)").set_input_files(str(upload))
         page.get_by_role("button", name="Check the file").click()
+        page.get_by_role("heading", name="Checking the file").wait_for()  # after the redirect to the job's page
         problems["import progress"] = serious_violations(page)
         with app.app_context():
             jobs.run_due_jobs(app, "axe")  # what the runner's thread does (this server has none)
