@@ -1,7 +1,7 @@
 """import jobs: the import page's check and import run in the background, with a progress page
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 16:00:00
 
 An uploaded file waits in instance/uploads/ while import_jobs records what the publisher asked, where the
@@ -11,8 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0015'
-down_revision = '0014'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
