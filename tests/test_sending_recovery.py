@@ -11,8 +11,8 @@ from newsletter.extensions import db
 from newsletter.models import Delivery, SenderHeartbeat
 from newsletter.models import utcnow
 from newsletter.sending.deliver import window_size
-from tests.support.sending_helpers import received_by
-from tests.test_sending_workers import delivery_table, prepare, start_worker, stop, wait_until_sent, worker_env
+from tests.support.workers import (delivery_table, exactly_once, kill_mid_send, prepare, start_worker, stop,
+                                   wait_until_sent, worker_env)
 
 pytestmark = pytest.mark.slow
 READERS = 150
@@ -33,11 +33,7 @@ def claims_held_by_others(app, issue_id: int) -> int:
 
 
 def assert_once_each(smtp, app, issue_id: int, emails: list[str], in_flight: int) -> None:
-    got = received_by(smtp)
-    rows = delivery_table(app, issue_id)
-    unknown = [email for email, status, _owner in rows if status == "unknown"]
-    assert all(count == 1 for count in got.values()), "somebody got the issue twice"
-    assert set(got) | set(unknown) == set(emails), "somebody was lost"
+    _rows, unknown = exactly_once(app, smtp, issue_id, emails)
     assert len(unknown) <= in_flight, f"more than the window in flight is unknown: {unknown}"
 
 
@@ -45,13 +41,7 @@ def test_a_sender_killed_mid_send_is_taken_over_at_once_when_one_starts_again(ma
     app = make_app(START_SENDER=False)
     issue_id, emails = prepare(app, READERS)
     settings = dict(SEND_RATE_PER_SECOND=str(RATE), SEND_CONNECTIONS=str(CONNECTIONS), SEND_LEASE_SECONDS=LONG_LEASE)
-    first = start_worker(worker_env(app, **settings))
-    try:
-        smtp.wait_for(30, timeout=60)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-    finally:
-        stop(first)
+    kill_mid_send(app, smtp, 30, **settings)
     assert claims_held_by_others(app, issue_id) > 0, "the killed sender should have left claims behind"
     restarted = time.monotonic()
     second = start_worker(worker_env(app, SEND_LEASE_SECONDS=LONG_LEASE))
