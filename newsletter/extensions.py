@@ -1,9 +1,10 @@
 """Unbound extension objects; create_app binds them with init_app."""
 
+from flask import session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager as BaseLoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -20,6 +21,19 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class LoginManager(BaseLoginManager):
+    """Flask-Login, with "strong" session protection applied only to sessions that hold a login.
+
+    Flask-Login rewrites any session whose client fingerprint is missing, an anonymous one included (the login
+    page's, which holds only its CSRF token). A request the browser sent before the login (the favicon, a
+    style sheet) and answered after it would then set that anonymous cookie over the fresh one, and the
+    publisher would find themselves logged out on the next click. An anonymous session has nothing to steal.
+    """
+
+    def _session_protection_failed(self) -> bool:
+        return "_user_id" in session and super()._session_protection_failed()
 
 
 class Base(DeclarativeBase):

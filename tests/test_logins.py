@@ -121,3 +121,35 @@ def test_the_public_page_never_shows_the_owners_login_address(app, publisher):
     db.session.commit()
     page = app.test_client().get("/n/quiet").text
     assert "Quiet Notes" in page and publisher.email not in page
+
+
+@pytest.mark.parametrize("path", ["/favicon.ico", "/no-such-page", "/static/style.css", "/login"])
+def test_a_request_sent_before_the_login_does_not_undo_it(browser_app, path):
+    """A browser fetches the favicon or a style sheet while the login form is posted: the answer to that
+    request arrives after the login's, carrying the old cookie. It must not set a cookie, or the browser
+    would keep the anonymous session and the publisher would be logged out on the next click."""
+    client = browser_app.test_client()
+    token = csrf_token(client, "/login")
+    before = client.get_cookie("session").value  # the login page's anonymous session, with its CSRF token
+    assert login(client, "admin@example.org", "an admin password", OWNER).status_code == 302
+    after = client.get_cookie("session").value
+    assert after != before and token
+
+    late = browser_app.test_client()
+    late.set_cookie("session", before)
+    answer = late.get(path, environ_base={"REMOTE_ADDR": OWNER})
+    assert answer.status_code in (200, 404)
+    assert "session=" not in " ".join(answer.headers.getlist("Set-Cookie"))
+    assert client.get("/admin/", environ_base={"REMOTE_ADDR": OWNER}).status_code == 200
+
+
+def test_a_login_cookie_replayed_from_another_browser_is_refused(browser_app):
+    """The protection kept for logged-in sessions: the cookie alone, from another address and browser, logs
+    nobody in (Flask-Login's "strong" mode)."""
+    client = browser_app.test_client()
+    assert login(client, "admin@example.org", "an admin password", OWNER).status_code == 302
+    thief = browser_app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    answer = thief.get("/admin/", environ_base={"REMOTE_ADDR": STRANGER, "HTTP_USER_AGENT": "curl/8"})
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert client.get("/admin/", environ_base={"REMOTE_ADDR": OWNER}).status_code == 200
