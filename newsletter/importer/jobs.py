@@ -156,11 +156,16 @@ def abandon(folder: Path, job: ImportJob) -> None:
 
 
 def abandon_expired(folder: Path) -> None:
-    """Checked uploads left unconfirmed for a day are abandoned and deleted, as are stray files that old."""
+    """Checked uploads left unconfirmed for a day are abandoned and deleted, as are stray files that old. The
+    upload of a job that ended is deleted too: its runner deletes it just after recording the end, and a
+    process stopped in between (a worker restarted) would otherwise leave it for a day."""
     oldest = utcnow() - timedelta(seconds=uploads.ABANDONED_AFTER_SECONDS)
     for job in db.session.scalars(select(ImportJob).where(ImportJob.status == J.CHECKED,
                                                           ImportJob.finished_at < oldest)):
         abandon(folder, job)
+    ended = select(ImportJob.upload_id).where(ImportJob.status.not_in(ACTIVE), ImportJob.finished_at >= oldest)
+    for upload_id in db.session.scalars(ended):
+        uploads.discard_upload(folder, upload_id)
     if folder.exists():
         uploads.discard_abandoned(folder)
 
