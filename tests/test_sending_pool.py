@@ -19,7 +19,7 @@ from tests.support.sending_helpers import (
     send_to_the_end,
     start_sending,
 )
-from tests.support.smtp_server import SmtpServer
+from tests.support.smtp_server import PipeliningProbe, SmtpServer
 
 
 def pool_app(make_app, **settings):
@@ -41,9 +41,20 @@ def sending_issue(readers: int) -> tuple[Issue, list[str]]:
     return issue, emails
 
 
-def test_one_connection_is_the_single_transport_of_before(make_app, smtp):
-    app = make_app(START_SENDER=False, SEND_CONNECTIONS="1")
-    assert not isinstance(make_transport(app.config, app.instance_path), RelayPool)
+def test_one_connection_streams_each_message_end_with_the_next_envelope(make_app):
+    """SEND_CONNECTIONS=1 is a pool of one: one round trip a message (the wait for 354), not two. Only the
+    window's last message ends alone (the next window is marked first), and the batch's last."""
+    with PipeliningProbe() as relay:
+        app = pool_app(make_app, SEND_CONNECTIONS="1", SEND_WINDOW="6", SEND_BATCH_SIZE="12",
+                       MAIL_PORT=str(relay.port))
+        with app.app_context():
+            issue, emails = sending_issue(12)
+            transport = make_transport(app.config, app.instance_path)
+            assert isinstance(transport, RelayPool) and transport.size == 1
+            send_to_the_end(app, issue.id, transport=transport)
+            assert {d.status for d in deliveries(issue.id)} == {"sent"}
+    assert sorted(relay.recipients) == sorted(emails)
+    assert relay.streamed == [True] * 5 + [False] + [True] * 5 + [False]
 
 
 def test_the_pool_sends_over_k_connections_at_once_and_everyone_gets_it_once(make_app, smtp):

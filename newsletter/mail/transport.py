@@ -303,15 +303,14 @@ class OutboxTransport:
 
 
 def make_transport(config: dict, instance_path: str) -> Transport | RelayPool:
-    """The transport the settings ask for (MAIL_BACKEND): with SMTP, one connection (SEND_CONNECTIONS=1, no
-    fallback), else a pool of connections to the relays (mail/relays.py)."""
+    """The transport the settings ask for (MAIL_BACKEND): with SMTP, a pool of connections to the relays
+    (mail/relays.py), a pool of one with SEND_CONNECTIONS=1: its connection streams messages (a message's end
+    and the next envelope in one write), one round trip a message where send() takes two."""
     if config["MAIL_BACKEND"] != "smtp":
         return OutboxTransport(Path(instance_path) / "outbox")
     relays = [_relay(config, "MAIL_", config["SEND_CONNECTIONS"])]
     if config["MAIL_FALLBACK_SERVER"]:
         relays.append(_relay(config, "MAIL_FALLBACK_", config["SEND_FALLBACK_CONNECTIONS"]))
-    if len(relays) == 1 and config["SEND_CONNECTIONS"] == 1:
-        return relays[0].connect()
     return RelayPool(relays, config["SEND_CONNECTIONS"])
 
 

@@ -179,3 +179,84 @@ class SilentServer:
         for connection in self.accepted:
             connection.close()
         self.thread.join(5)
+
+
+class PipeliningProbe:
+    """A minimal SMTP server on loopback that tells whether a client streams: before it answers a message's
+    end (the lone dot), it waits up to `wait` seconds for the next command. A client that pipelines across
+    messages has already written the next MAIL with the dot; one that waits for the answer has not, and the
+    probe answers after the wait. `streamed` holds, per message, whether its end came with the next MAIL."""
+
+    def __init__(self, wait: float = 1.0):
+        self.wait = wait
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.streamed: list[bool] = []
+        self.recipients: list[str] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> "PipeliningProbe":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join(5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed by __exit__
+                return
+            threading.Thread(target=self._session, args=(connection,), daemon=True).start()
+
+    def _session(self, connection: socket.socket) -> None:
+        with connection:
+            stream = _Lines(connection)
+            connection.sendall(b"220 probe ESMTP\r\n")
+            while (line := stream.line()) is not None:
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    connection.sendall(b"250-probe\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                elif verb == b"RCPT":
+                    self.recipients.append(line.split(b"<", 1)[1].split(b">", 1)[0].decode())
+                    connection.sendall(b"250 OK\r\n")
+                elif verb == b"DATA":
+                    connection.sendall(b"354 go on\r\n")
+                    while (body := stream.line()) not in (b".", None):
+                        pass
+                    self.streamed.append(stream.more_within(self.wait))
+                    connection.sendall(b"250 queued\r\n")
+                elif verb == b"QUIT":
+                    connection.sendall(b"221 bye\r\n")
+                    return
+                else:  # MAIL, RSET, NOOP
+                    connection.sendall(b"250 OK\r\n")
+
+
+class _Lines:
+    """Lines read from a socket, with a look at whether more bytes are already there or come soon."""
+
+    def __init__(self, connection: socket.socket):
+        self.connection, self.buffer = connection, b""
+
+    def line(self) -> bytes | None:
+        while b"\r\n" not in self.buffer:
+            if not self._read(None):
+                return None
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def more_within(self, seconds: float) -> bool:
+        return bool(self.buffer) or self._read(seconds)
+
+    def _read(self, timeout: float | None) -> bool:
+        self.connection.settimeout(timeout)
+        try:
+            data = self.connection.recv(65536)
+        except (TimeoutError, OSError):
+            return False
+        self.buffer += data
+        return bool(data)
