@@ -82,9 +82,12 @@ def dkim_finding(resolver, record: Record) -> Finding:
 
 def spf_finding(resolver, expected: Expected, record: Record) -> Finding:
     """Is there one valid SPF record that lets the operator's relay send?"""
+    asked = len(resolver.unanswered)
     result = checkdmarc.check_spf(expected.domain, resolver=resolver, timeout=TIMEOUT)
     existing = result.get("record")
     if "error" in result:
+        if not existing and len(resolver.unanswered) > asked:  # not "there is none": nobody said
+            return _no_answer("SPF", LookupFailed(_unanswered(resolver.unanswered[asked:])))
         if not existing:
             return Finding("SPF", ERROR, _("There is no SPF record on %(domain)s.", domain=expected.domain),
                            _("Publish the TXT record below (if the domain already sends mail from elsewhere, add "
@@ -121,8 +124,11 @@ def _includes(parsed: dict, include: str) -> bool:
 
 def dmarc_finding(resolver, domain: str, record: Record) -> Finding:
     """Is a valid DMARC policy published for the domain (or inherited from its organisational domain)?"""
+    asked = len(resolver.unanswered)
     result = checkdmarc.check_dmarc(domain, resolver=resolver, timeout=TIMEOUT)
     if "error" in result:
+        if not result.get("record") and len(resolver.unanswered) > asked:
+            return _no_answer("DMARC", LookupFailed(_unanswered(resolver.unanswered[asked:])))
         if not result.get("record"):
             return Finding("DMARC", ERROR, _("There is no DMARC record for %(domain)s: Gmail and Yahoo refuse "
                                              "bulk mail without one.", domain=domain),
@@ -156,6 +162,10 @@ def alignment_finding(expected: Expected) -> Finding:
     return Finding("Alignment", OK, said + " " + _(
         "Bounces return to %(bounce)s, so SPF is checked there and is not aligned with the From: DMARC passes "
         "through the DKIM signature, which is enough.", bounce=bounce))
+
+
+def _unanswered(names: list[str]) -> str:
+    return f"no answer about {names[0].rstrip('.')} from the DNS (in time)"
 
 
 def _no_answer(check: str, error: LookupFailed) -> Finding:
