@@ -2,6 +2,7 @@
 would store, and the connection is given back as the import found it."""
 
 import csv
+import pickle
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -11,7 +12,7 @@ from sqlalchemy.dialects import sqlite
 
 from newsletter.extensions import db
 from newsletter.importer import EXPORT_COLUMNS, bulk, writer
-from newsletter.importer.spool import Spool
+from newsletter.importer.spool import Spool, SpoolDamaged
 from newsletter.models import Subscription, UTCDateTime, new_nonce
 from tests.test_import_cli import SHARE_URL
 
@@ -41,6 +42,53 @@ def test_spool_gives_back_its_batches_in_order():
         for batch in ([("a", 1), ("b", None)], [], [("c", datetime(2024, 1, 1, tzinfo=UTC))]):
             spool.write(batch)
         assert list(spool.batches()) == [[("a", 1), ("b", None)], [], [("c", datetime(2024, 1, 1, tzinfo=UTC))]]
+
+
+BATCHES = [[("a", 1), ("b", None)], [], [("c", datetime(2024, 1, 1, tzinfo=UTC))]]
+
+
+def kept_spool(path, key: bytes = b"k" * 32):
+    with Spool.create(path, key) as spool:
+        for batch in BATCHES:
+            spool.write(batch)
+        spool.keep()
+    return path
+
+
+def test_a_kept_spool_reads_back_its_batches_and_leaves_no_other_file(tmp_path):
+    path = kept_spool(tmp_path / "checked" / "upload.rows")
+    assert [p.name for p in path.parent.iterdir()] == ["upload.rows"]
+    with Spool.open(path, b"k" * 32) as spool:
+        assert list(spool.batches()) == BATCHES and spool.fraction_read == 1.0
+
+
+def test_a_spool_not_kept_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError), Spool.create(tmp_path / "upload.rows", b"k" * 32) as spool:
+        spool.write(BATCHES[0])
+        raise RuntimeError("the check was refused")
+    assert list(tmp_path.iterdir()) == []
+
+
+def read_all(path, key: bytes = b"k" * 32) -> list:
+    with Spool.open(path, key) as spool:
+        return list(spool.batches())
+
+
+@pytest.mark.parametrize("damage", ["another key", "a byte changed", "cut short", "batches swapped"])
+def test_a_kept_spool_that_was_tampered_with_is_refused_before_its_batch_is_unpickled(tmp_path, damage):
+    path = kept_spool(tmp_path / "upload.rows")
+    data = path.read_bytes()
+    first, second = (40 + len(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)) for batch in BATCHES[:2])
+    if damage == "a byte changed":
+        path.write_bytes(data[:50] + bytes([data[50] ^ 1]) + data[51:])
+    elif damage == "cut short":  # the last frame, which marks the end, is missing
+        path.write_bytes(data[:-40])
+    elif damage == "batches swapped":
+        path.write_bytes(data[first:first + second] + data[:first] + data[first + second:])
+    read = []
+    with pytest.raises(SpoolDamaged), Spool.open(path, b"x" * 32 if damage == "another key" else b"k" * 32) as spool:
+        read.extend(spool.batches())
+    assert read == ([] if damage != "cut short" else BATCHES)
 
 
 def consented_file(path, count: int):

@@ -4,6 +4,7 @@ publisher, a dead runner's job taken over, a file that keeps killing runners giv
 `gunicorn -w 2 --timeout 30`, a file imported through the page with every reader there."""
 
 import csv
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,14 +15,16 @@ import requests
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from newsletter import consent, suppression
 from newsletter.extensions import db
 from newsletter.importer import jobs, writer
 from newsletter.importer.report import ImportReport
-from newsletter.models import ImportJob, Subscription
+from newsletter.models import ImportJob, Subscriber, Subscription
 from newsletter.states import ImportJobStatus as J
+from newsletter.states import SubscriptionStatus as S
 from tests.conftest import create_demo_newsletter
 from tests.support.smtp_server import free_port
-from tests.test_import_cli import CORPUS, table_counts
+from tests.test_import_cli import CORPUS, status_of, subscribe_and_confirm, table_counts
 from tests.test_import_page import PAGE, confirm, login, run_jobs, send_file, upload, uploads_left
 from tests.test_serving import Server, server_env
 
@@ -39,6 +42,12 @@ def consented_file(path: Path, rows: int) -> Path:
                                (asked + timedelta(minutes=5)).isoformat(), "https://example.org/join",
                                "203.0.113.7", ""))
     return path
+
+
+def checked_left(app) -> list[str]:
+    """The rows kept by checks, waiting beside the uploads for their import."""
+    folder = Path(app.instance_path) / "uploads-checked"
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
 
 
 def only_job() -> ImportJob:
@@ -94,7 +103,7 @@ def test_the_page_shows_rows_read_refused_and_written_while_a_job_runs(app, owne
 def test_a_refused_check_deletes_the_upload_and_the_page_explains(app, owner):
     page = upload(owner, CORPUS / "refused" / "phone-list.csv")
     assert "phone numbers" in page.text and "nothing of it was stored" in page.text
-    assert uploads_left(app) == [] and only_job().status == J.REFUSED
+    assert uploads_left(app) == [] and only_job().status == J.REFUSED and checked_left(app) == []
 
 
 def test_a_check_with_nothing_to_import_deletes_the_upload(app, owner, tmp_path):
@@ -102,7 +111,7 @@ def test_a_check_with_nothing_to_import_deletes_the_upload(app, owner, tmp_path)
     data = b",".join(name.encode() for name in HEADER) + b"\r\n" + b"\r\n" * 2_000_000
     page = upload(owner, data=data, name="blank.csv")
     assert "There is nothing to import from this file." in page.text
-    assert uploads_left(app) == [] and only_job().status == J.DONE
+    assert uploads_left(app) == [] and only_job().status == J.DONE and checked_left(app) == []
 
 
 def test_pending_uploads_are_limited_per_publisher(make_app, smtp):
@@ -119,7 +128,7 @@ def test_pending_uploads_are_limited_per_publisher(make_app, smtp):
         abandon = first.text.split(f'action="{PAGE}/')[2].split('"')[0]
         client.post(f"{PAGE}/{abandon}", data={"csrf_token": re.search(
             r'name="csrf_token" type="hidden" value="([^"]+)"', first.text).group(1)})
-        assert uploads_left(app) == [] and only_job().status == J.ABANDONED
+        assert uploads_left(app) == [] and only_job().status == J.ABANDONED and checked_left(app) == []
         assert send_file(client, CORPUS / "accepted" / "own-export.csv").status_code == 303
 
 
@@ -251,5 +260,74 @@ def test_a_checked_upload_left_for_a_day_is_abandoned_and_deleted(app, owner):
     db.session.execute(update(ImportJob).values(finished_at=datetime.now(UTC) - timedelta(days=1, seconds=1)))
     db.session.commit()
     run_jobs()  # the runner's pass abandons it (so does the next upload)
-    assert only_job().status == J.ABANDONED and uploads_left(app) == []
+    assert only_job().status == J.ABANDONED and uploads_left(app) == [] and checked_left(app) == []
     assert confirm(owner, report).status_code == 410 and table_counts()["Subscription"] == 0
+
+
+# --- the import writes the rows its check kept -------------------------------------------------------------------
+
+
+def test_the_import_writes_the_rows_its_check_kept_without_reading_the_file_again(app, owner):
+    report = upload(owner, CORPUS / "accepted" / "own-export.csv")
+    assert "Import 5 readers" in report.text and len(checked_left(app)) == 1
+    # The upload now holds a file that its check would refuse: the import never reads it again.
+    (Path(app.instance_path) / "uploads" / uploads_left(app)[0]).write_text(
+        "email,phone\nsomeone@example.org,+33 6 12 34 56 78\n", encoding="utf-8")
+    done = confirm(owner, report)
+    assert "Import done" in done.text and only_job().rows_written == 5
+    assert (only_job().rows_read, jobs.report_of(only_job()).imported) == (5, 5)
+    assert table_counts()["Subscription"] == table_counts()["SubscriptionEvent"] == 5
+    assert uploads_left(app) == [] and checked_left(app) == []
+
+
+def test_the_import_honours_what_changed_since_the_check(app, owner, newsletter):
+    report = upload(owner, CORPUS / "accepted" / "own-export.csv")
+    assert "Import 5 readers" in report.text
+    subscribe_and_confirm(newsletter, "alice.martin@example.org")  # subscribed by herself meanwhile
+    suppression.suppress(suppression.hmac_of("bruno.keller@example.com"), "imported", newsletter.id)
+    consent.subscribe(newsletter, "chidi.okafor@example.net", "", ip="192.0.2.9", source="form", wording="w")
+    db.session.commit()
+    consent.unsubscribe(subscribe_and_confirm(newsletter, "dana.whitfield@example.com"))  # came and left
+    db.session.commit()
+    assert "Import done" in confirm(owner, report).text
+    done = jobs.report_of(only_job())
+    assert (done.imported, done.already, done.suppressed, done.left, done.rows_read) == (2, 1, 1, 1, 5)
+    assert status_of("bruno.keller@example.com", newsletter) is None
+    assert status_of("dana.whitfield@example.com", newsletter) == S.UNSUBSCRIBED
+    sources = dict(db.session.execute(select(Subscriber.email, Subscription.consent_source)
+                                      .join(Subscription.subscriber)).all())
+    assert sources["alice.martin@example.org"] == "https://news.example.test/n/x"  # her own, unchanged
+    assert sources["chidi.okafor@example.net"] == "API (publisher token 3)"  # pending: confirmed by the file
+    assert status_of("chidi.okafor@example.net", newsletter) == S.CONFIRMED
+    assert status_of("erik.lund@example.net", newsletter) == S.CONFIRMED
+
+
+def test_without_the_checked_rows_the_import_reads_the_file_again(app, owner):
+    report = upload(owner, CORPUS / "accepted" / "own-export.csv")
+    for name in checked_left(app):  # a check made before the rows were kept
+        (Path(app.instance_path) / "uploads-checked" / name).unlink()
+    assert "Import done" in confirm(owner, report).text
+    assert table_counts()["Subscription"] == 5 and uploads_left(app) == []
+
+
+def test_checked_rows_changed_on_disk_stop_the_import_before_anything_is_written(app, owner):
+    report = upload(owner, CORPUS / "accepted" / "own-export.csv")
+    kept = Path(app.instance_path) / "uploads-checked" / checked_left(app)[0]
+    data = bytearray(kept.read_bytes())
+    data[60] ^= 1  # inside the first batch
+    kept.write_bytes(bytes(data))
+    page = confirm(owner, report)
+    assert "Import stopped" in page.text and only_job().refusal == jobs.FAILED_MESSAGE
+    assert table_counts()["Subscription"] == 0 and uploads_left(app) == [] and checked_left(app) == []
+
+
+def test_checked_rows_left_for_a_day_without_their_job_are_deleted(app, owner):
+    report = upload(owner, CORPUS / "accepted" / "own-export.csv")
+    kept = checked_left(app)
+    assert "Import 5 readers" in report.text and len(kept) == 1
+    stray = Path(app.instance_path) / "uploads-checked" / "left-by-a-stopped-runner.rows.0a1b2c.part"
+    stray.write_bytes(b"rows")
+    a_day_ago = time.time() - 24 * 3600 - 1
+    os.utime(stray, (a_day_ago, a_day_ago))
+    run_jobs()
+    assert checked_left(app) == kept and not stray.exists()  # the one waiting for its confirmation stays

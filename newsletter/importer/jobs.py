@@ -5,11 +5,16 @@ A request only stores the upload and a row of import_jobs (start_check, confirm)
 a lease (claim_next), runs the writer's passes on the upload and, once a second, a heartbeat thread writes how
 far it is (rows read, refused, written, the share of the pass done) and extends the lease. A worker that dies
 (killed, restarted, out of memory) stops extending it: after LEASE_SECONDS another runner takes the job over and
-starts its step again, which is harmless (the writer's batches are idempotent). After MAX_ATTEMPTS the job
+starts its step again, which is harmless (the writer's batches are idempotent). The check keeps the rows it
+accepted beside the upload (uploads.checked_rows_path), signed with a key of the upload's own, and the import
+writes them without reading the file again: the confirmed import costs what the command line's second pass
+costs. After MAX_ATTEMPTS the job
 fails instead, so a file that kills workers cannot kill them forever. Whatever way a job ends, its upload is
 deleted; a checked upload waits for the publisher's confirmation for a day at most.
 """
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -30,6 +35,7 @@ from ..states import ImportJobStatus as J
 from ..transitions import initial, move
 from . import uploads, writer
 from .report import ImportReport, RowsRefused
+from .spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +233,11 @@ def claim_next(owner: str) -> int | None:
 def run_job(app: Flask, job_id: int, owner: str) -> None:
     """Run the claimed job's step (check or import) to its end, then release it."""
     job = db.session.get(ImportJob, job_id)
+    folder = uploads.uploads_folder(app.instance_path)
     step = Step(job.newsletter, job.newsletter_id, job.file_name, job.share_url, job.strict, job.suppress,
-                checking=job.status == J.CHECKING)
-    path = uploads.upload_path(uploads.uploads_folder(app.instance_path), job.upload_id)
+                checking=job.status == J.CHECKING, checked=None if job.status == J.CHECKING else report_of(job),
+                checked_rows=uploads.checked_rows_path(folder, job.upload_id), rows_key=_rows_key(job.upload_id))
+    path = uploads.upload_path(folder, job.upload_id)
     progress = Progress()
 
     def on_progress(report: ImportReport, phase: str, fraction: float) -> None:
@@ -279,17 +287,48 @@ class Step:
     strict: bool
     suppress: bool
     checking: bool
+    checked: ImportReport | None  # the import: its check's report
+    checked_rows: Path  # where the check keeps the rows it accepted
+    rows_key: bytes  # what they are signed with
 
     def run(self, path: Path, on_progress: writer.OnProgress) -> ImportReport:
-        """The check (pass 1 with read-only counts) or the import (both passes), with the writer."""
-        options = dict(file_name=self.file_name, strict=self.strict, on_progress=on_progress)
-        if not self.checking:
-            options["commit"] = db.session.commit
+        """The check (pass 1 with read-only counts, keeping the rows it accepts) or the import: pass 2 from the
+        rows the check kept, or both passes on the file if there are none (a check by an older version)."""
+        if self.checking:
+            with Spool.create(self.checked_rows, self.rows_key) as spool:
+                report = self._check(path, spool, on_progress)
+                spool.keep()
+            return report
+        if self.checked is not None and self.checked_rows.is_file():
+            with Spool.open(self.checked_rows, self.rows_key) as spool:
+                return self._write(spool, on_progress)
+        return self._import(path, on_progress)
+
+    def _check(self, path: Path, spool: Spool, on_progress: writer.OnProgress) -> ImportReport:
+        options = dict(file_name=self.file_name, strict=self.strict, on_progress=on_progress, dry_run=True,
+                       spool=spool)
         if self.suppress:
-            run = writer.check_suppressions if self.checking else writer.import_suppressions
-            return run(path, self.newsletter_id, dry_run=self.checking, **options)
-        run = writer.check_subscribers if self.checking else writer.import_subscribers
-        return run(path, self.newsletter, share_url=self.share_url, dry_run=self.checking, **options)
+            return writer.check_suppressions(path, self.newsletter_id, **options)
+        return writer.check_subscribers(path, self.newsletter, share_url=self.share_url, **options)
+
+    def _write(self, spool: Spool, on_progress: writer.OnProgress) -> ImportReport:
+        options = dict(checked=self.checked, commit=db.session.commit, on_progress=on_progress)
+        if self.suppress:
+            return writer.write_suppressions(spool, self.newsletter_id, **options)
+        return writer.write_subscribers(spool, self.newsletter, **options)
+
+    def _import(self, path: Path, on_progress: writer.OnProgress) -> ImportReport:
+        options = dict(file_name=self.file_name, strict=self.strict, on_progress=on_progress,
+                       commit=db.session.commit)
+        if self.suppress:
+            return writer.import_suppressions(path, self.newsletter_id, **options)
+        return writer.import_subscribers(path, self.newsletter, share_url=self.share_url, **options)
+
+
+def _rows_key(upload_id: str) -> bytes:
+    """The key an upload's checked rows are signed with: from SECRET_KEY, and the upload's own."""
+    secret = hashlib.sha256(("import-checked-rows:" + current_app.config["SECRET_KEY"]).encode()).digest()
+    return hmac.digest(secret, upload_id.encode(), hashlib.sha256)
 
 
 def _end(job: ImportJob, owner: str, status: str, *, report: ImportReport | None = None,
@@ -370,7 +409,8 @@ def estimate(job: ImportJob, now: datetime | None = None) -> dict:
     running = job.status in RUNNABLE and job.lease_owner is not None
     elapsed = (now - job.phase_started_at).total_seconds() if running and job.phase_started_at else 0.0
     fraction = job.fraction if running else 0.0
-    # An import reads the file again (pass 1) before it writes (pass 2): two steps of one job.
+    # An import writes the rows its check kept (step 2 of 2); without them (a check by an older version) it
+    # reads the file again first (step 1).
     step = 2 if job.status == J.IMPORTING and job.phase == writer.WRITING else 1
     steps = 2 if job.status == J.IMPORTING else 1
     left = elapsed * (1 - fraction) / fraction if fraction >= 0.02 else None

@@ -1,7 +1,7 @@
 """What an import did (or, in a dry run, would do): counts and the first refused rows. Pure: no app, no database."""
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..errors import DomainError
 from .rows import RowError
@@ -64,6 +64,11 @@ class ImportReport:
         values = json.loads(text)
         values["row_errors"] = [RowError(**error) for error in values["row_errors"]]
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+    def before_writing(self) -> "ImportReport":
+        """A check's report as the writing pass starts from it: rows read, refused and merged; nothing written."""
+        return replace(self, dry_run=False, imported=0, already=0, suppressed=0, left=0,
+                       row_errors=list(self.row_errors))
 
     def refuse_row(self, error: RowError) -> None:
         """Count a refused row, keeping the first MAX_ROW_ERRORS for the report."""

@@ -1,8 +1,10 @@
 """Files uploaded on the import page, kept on disk while their import job runs (importer/jobs.py).
 
-Each upload is instance/uploads/<random id>.csv; the job names it. An upload goes when its job ends (imported,
-refused, failed, checked with nothing to import, abandoned), and after a day at the latest: it holds readers'
-addresses. With Celery workers on other machines, instance/uploads must be a folder they share.
+Each upload is instance/uploads/<random id>.csv; the job names it. Once checked, the rows its check accepted
+wait beside it in instance/uploads-checked/<id>.rows (a spool, see spool.py), for the import to write. Both go
+when the job ends (imported, refused, failed, checked with nothing to import, abandoned), and after a day at the
+latest: they hold readers' addresses. With Celery workers on other machines, instance/uploads and
+instance/uploads-checked must be folders they share.
 """
 
 import contextlib
@@ -57,6 +59,16 @@ def upload_path(folder: Path, upload_id: str) -> Path:
     return folder / f"{upload_id}.csv"
 
 
+def checked_rows_path(folder: Path, upload_id: str) -> Path:
+    """Where the rows the upload's check accepted are kept (the id is checked, as for the upload)."""
+    return checked_folder(folder) / f"{upload_path(folder, upload_id).stem}.rows"
+
+
+def checked_folder(folder: Path) -> Path:
+    """The folder of checked rows, beside the uploads folder."""
+    return folder.with_name(f"{folder.name}-checked")
+
+
 def store_upload(folder: Path, stream: BinaryIO, *, max_bytes: int) -> tuple[str, int]:
     """Copy the upload to disk by chunks, refusing it (UploadTooLarge, nothing kept) past max_bytes.
     Returns the upload's id and its size in bytes."""
@@ -88,17 +100,23 @@ def keep_upload(folder: Path, upload_id: str) -> None:
     if not path.is_file():
         raise UploadGone()
     os.utime(path)
+    with contextlib.suppress(FileNotFoundError):  # none: the import reads the upload again
+        os.utime(checked_rows_path(folder, upload_id))
 
 
 def discard_upload(folder: Path, upload_id: str) -> None:
-    """Delete the upload."""
+    """Delete the upload and the rows its check kept (with any a runner was writing when it stopped)."""
     upload_path(folder, upload_id).unlink(missing_ok=True)
+    rows = checked_rows_path(folder, upload_id)
+    for path in rows.parent.glob(f"{rows.name}*"):  # <id>.rows and <id>.rows.<random>.part
+        path.unlink(missing_ok=True)
 
 
 def discard_abandoned(folder: Path, max_age: float = ABANDONED_AFTER_SECONDS) -> None:
-    """Delete uploads older than max_age seconds, whatever their job says: they hold readers' addresses."""
+    """Delete uploads (and checked rows) older than max_age seconds, whatever their job says: they hold readers'
+    addresses."""
     oldest = time.time() - max_age
-    for path in folder.glob("*.*"):
+    for path in [*folder.glob("*.*"), *checked_folder(folder).glob("*.*")]:
         with contextlib.suppress(FileNotFoundError):  # removed by a concurrent request: same outcome
             if path.stat().st_mtime < oldest:
                 path.unlink()

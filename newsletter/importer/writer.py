@@ -5,7 +5,11 @@ last line) or, with strict, a file with a refused row raises before anything is 
 there, after read-only lookups that count what the import would do. Otherwise pass 1 keeps the rows it
 accepted in a spool (a temporary file, see spool.py), and pass 2 reads them from there, not from the file, and
 writes batches of BATCH_ROWS rows with set-based SQL (see batch.py). So the file is parsed once, and what is
-written is exactly what was checked, even if the file changes meanwhile.
+written is exactly what was checked, even if the file changes meanwhile. The import page's job runs the two
+passes as two steps, a publisher's confirmation apart: its check keeps the spool beside the upload
+(check_subscribers with a spool), and its import writes from it (write_subscribers) without reading the file
+again. Pass 2 looks up what the database knows just before each batch, so readers who subscribed, left or were
+suppressed since the check are honoured however long ago it ran.
 
 Transaction policy: the caller passes `commit`, called after each batch (the CLI and the web pass
 db.session.commit). A crash therefore leaves whole batches only, and running the same import again is
@@ -76,14 +80,15 @@ def source_name(file_name: str) -> str:
 
 def check_subscribers(source: Source, newsletter: Newsletter, *, file_name: str, share_url: str,
                       now: datetime | None = None, strict: bool = False, dry_run: bool = False,
-                      on_progress: OnProgress | None = None) -> ImportReport:
-    """Pass 1: read the whole file, raising FileRefused or (strict) RowsRefused; dry_run also counts outcomes."""
+                      on_progress: OnProgress | None = None, spool: Spool | None = None) -> ImportReport:
+    """Pass 1: read the whole file, raising FileRefused or (strict) RowsRefused; dry_run also counts outcomes.
+    Given a spool, the accepted rows are kept in it for write_subscribers."""
     def count_outcomes(report: ImportReport, batch: list[ConsentedRow]) -> None:
         facts = known.look_up(newsletter.id, [row.email for row in batch])  # read-only
         for row in batch:
             count(report, facts.outcome(row.email))
 
-    on_batch = count_outcomes if dry_run else _only_read
+    on_batch = _spooling(spool, _ROW_VALUES, count_outcomes if dry_run else _only_read)
     try:
         return _check_subscribers(source, file_name, now or utcnow(), strict, dry_run, on_batch, on_progress)
     except ImportRefused as refused:
@@ -97,23 +102,29 @@ def import_subscribers(source: Source, newsletter: Newsletter, *, file_name: str
 
     share_url: the newsletter's share page, which the message of a file refused as a whole points to."""
     now = now or utcnow()
+    options = dict(file_name=file_name, share_url=share_url, now=now, strict=strict, on_progress=on_progress)
     if dry_run:
-        return check_subscribers(source, newsletter, file_name=file_name, share_url=share_url, now=now,
-                                 strict=strict, dry_run=True, on_progress=on_progress)
-    check_transition(S, S.PENDING, S.CONFIRMED)  # what an import does to a pending subscription
+        return check_subscribers(source, newsletter, dry_run=True, **options)
     with Spool() as spool:
-        try:
-            report = _check_subscribers(source, file_name, now, strict, False,
-                                        lambda _, batch: spool.write(list(map(_ROW_VALUES, batch))), on_progress)
-        except ImportRefused as refused:
-            raise FileRefused(refused, newsletter, share_url) from None
-        with ImportTuning() as tuning:
-            writer = BatchWriter(newsletter.id, report.file_name, now)
-            for done, values in enumerate(spool.batches(), 1):
-                tuning.prepare(written=report.imported)
-                writer.write(report, [ConsentedRow(*row) for row in values])
-                commit()
-                _progress(on_progress, report, WRITING, done / spool.count)
+        checked = check_subscribers(source, newsletter, spool=spool, **options)
+        return write_subscribers(spool, newsletter, checked=checked, commit=commit, now=now,
+                                 on_progress=on_progress)
+
+
+def write_subscribers(spool: Spool, newsletter: Newsletter, *, checked: ImportReport, commit: Commit,
+                      now: datetime | None = None, on_progress: OnProgress | None = None) -> ImportReport:
+    """Pass 2: write the rows a check kept in the spool, in committed batches; the report starts from the
+    check's counts of rows read, refused and merged. What the database knows (who subscribed, left or was
+    suppressed since the check) is looked up batch by batch, just before each batch is written."""
+    check_transition(S, S.PENDING, S.CONFIRMED)  # what an import does to a pending subscription
+    report = checked.before_writing()
+    with ImportTuning() as tuning:
+        writer = BatchWriter(newsletter.id, report.file_name, now or utcnow())
+        for values in spool.batches():
+            tuning.prepare(written=report.imported)
+            writer.write(report, [ConsentedRow(*row) for row in values])
+            commit()
+            _progress(on_progress, report, WRITING, spool.fraction_read)
     return report
 
 
@@ -153,31 +164,39 @@ def _consented_rows(found: FileRows, report: ImportReport) -> Iterator[Consented
 
 
 def check_suppressions(source: Source, newsletter_id: int | None, *, file_name: str, strict: bool = False,
-                       dry_run: bool = False, on_progress: OnProgress | None = None) -> ImportReport:
-    """Pass 1 of a suppression list (newsletter_id None: instance-wide): refusals before anything is written."""
+                       dry_run: bool = False, on_progress: OnProgress | None = None,
+                       spool: Spool | None = None) -> ImportReport:
+    """Pass 1 of a suppression list (newsletter_id None: instance-wide): refusals before anything is written.
+    Given a spool, the accepted addresses are kept in it for write_suppressions."""
     def count_outcomes(report: ImportReport, batch: list[str]) -> None:
         already = len(known.suppressed_among(newsletter_id, suppression.hmacs_of(batch)))
         report.already += already
         report.imported += len(batch) - already
 
-    return _check_suppressions(source, file_name, strict, dry_run, count_outcomes if dry_run else _only_read,
-                               on_progress)
+    on_batch = _spooling(spool, None, count_outcomes if dry_run else _only_read)
+    return _check_suppressions(source, file_name, strict, dry_run, on_batch, on_progress)
 
 
 def import_suppressions(source: Source, newsletter_id: int | None, *, file_name: str, commit: Commit,
                         strict: bool = False, dry_run: bool = False,
                         on_progress: OnProgress | None = None) -> ImportReport:
     """Put every address of the list on the suppression list, as keyed hashes only; committed per batch."""
+    options = dict(file_name=file_name, strict=strict, on_progress=on_progress)
     if dry_run:
-        return check_suppressions(source, newsletter_id, file_name=file_name, strict=strict, dry_run=True,
-                                  on_progress=on_progress)
+        return check_suppressions(source, newsletter_id, dry_run=True, **options)
     with Spool() as spool:
-        report = _check_suppressions(source, file_name, strict, False, lambda _, batch: spool.write(batch),
-                                     on_progress)
-        for done, batch in enumerate(spool.batches(), 1):
-            _suppress_batch(report, newsletter_id, batch)
-            commit()
-            _progress(on_progress, report, WRITING, done / spool.count)
+        checked = check_suppressions(source, newsletter_id, spool=spool, **options)
+        return write_suppressions(spool, newsletter_id, checked=checked, commit=commit, on_progress=on_progress)
+
+
+def write_suppressions(spool: Spool, newsletter_id: int | None, *, checked: ImportReport, commit: Commit,
+                       on_progress: OnProgress | None = None) -> ImportReport:
+    """Pass 2 of a suppression list: the addresses a check kept in the spool, added in committed batches."""
+    report = checked.before_writing()
+    for batch in spool.batches():
+        _suppress_batch(report, newsletter_id, batch)
+        commit()
+        _progress(on_progress, report, WRITING, spool.fraction_read)
     return report
 
 
@@ -218,6 +237,18 @@ def _suppress_batch(report: ImportReport, newsletter_id: int | None, batch: list
 def _progress(on_progress: OnProgress | None, report: ImportReport, phase: str, fraction: float) -> None:
     if on_progress is not None:
         on_progress(report, phase, fraction)
+
+
+def _spooling(spool: Spool | None, values: Callable | None, then: OnBatch) -> OnBatch:
+    """on_batch that keeps each batch in the spool (as plain values) before `then`; `then` without a spool."""
+    if spool is None:
+        return then
+
+    def keep_then(report: ImportReport, batch: list) -> None:
+        spool.write(batch if values is None else list(map(values, batch)))
+        then(report, batch)
+
+    return keep_then
 
 
 def _only_read(report: ImportReport, batch: list) -> None:
