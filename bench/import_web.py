@@ -6,7 +6,10 @@ PostgreSQL: BENCH_DATABASE_URL as in bench/import.py (its public schema is dropp
 --blank-mb N also uploads a file of N MB of blank lines after a header (issue 15: one once killed a worker and
 stayed in uploads/) and reports how its job ended and what is left in uploads/.
 Reports the seconds of each stage, rows/s over check + import, whether a worker was killed (gunicorn's log),
-and the load (1-minute average) when the run began. The last line printed is JSON.
+and the load (1-minute average) when the run began. Beside them, the reference: the command line's import
+(bench/import.py's child, both passes in one process) of the same file into a fresh database of the same kind,
+run just after, and the ratios of the page's import step and of check + import to it. The last line printed is
+JSON.
 """
 
 import argparse
@@ -161,6 +164,19 @@ def blank_file(base: str, path: Path, instance: str) -> dict:
             "uploads_left": left}
 
 
+def command_line_reference(database: str, path: Path, rows: int, folder: str) -> dict:
+    """The same file through the command line's import path, in a child process, into a fresh database."""
+    url = f"sqlite:///{folder}/reference.db" if database == "sqlite" else POSTGRES_URL
+    if database == "postgresql":
+        reset_postgres(url)
+    child = subprocess.run([sys.executable, str(ROOT / "bench" / "import.py"), "--child", url, str(path), str(rows)],
+                           capture_output=True, text=True, cwd=ROOT)
+    if child.returncode != 0:
+        raise SystemExit(f"the command line's import failed:\n{child.stderr[-3000:]}")
+    run = json.loads(child.stdout.strip().splitlines()[-1])
+    return {"seconds": run["seconds"], "rows_per_s": run["rows_per_s"], "load": run["load"]}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -199,10 +215,16 @@ def main() -> None:
             server.stop()
         result["readers"] = count_readers(url, instance)
         result["workers_killed"] = server.workers_killed
+        cli = result["command_line"] = command_line_reference(args.database, path, args.rows, folder)
+        result["import_vs_command_line"] = round(result["import_s"] / cli["seconds"], 2)
+        result["total_vs_command_line"] = round((result["check_s"] + result["import_s"]) / cli["seconds"], 2)
     print(f"{result['rows']:,} rows ({result['megabytes']} MB) through the page on {result['database']}: "
           f"upload {result['upload_s']} s, check {result['check_s']} s, import {result['import_s']} s, "
           f"{result['rows_per_s']:,} rows/s; {result['readers']:,} readers; workers killed: "
           f"{result['workers_killed']} (load {result['load']})")
+    print(f"reference, the command line's import of the same file: {cli['seconds']} s, {cli['rows_per_s']:,} rows/s "
+          f"(load {cli['load']}); the page's import step {result['import_vs_command_line']}x its time, check + "
+          f"import {result['total_vs_command_line']}x")
     print(json.dumps(result))
 
 
