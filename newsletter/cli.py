@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate.cli import db as database
 
-from . import accounts, backup, newsletters, publishing, send_progress, sending_domains
+from . import accounts, backup, newsletters, publishing, send_progress, sending_domains, two_factor
 from .errors import DomainError, Refused
 from .export import export_subscribers
 from .extensions import db
@@ -57,6 +57,16 @@ def users_create(email: str, admin: bool, password_stdin: bool):
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     user = accounts.create_user(email, password, admin=admin)
     click.echo(f"Created {'admin' if admin else 'publisher'} {user.email}.")
+
+
+@users.command("reset-2fa")
+@click.argument("email")
+@refusals
+def users_reset_two_factor(email: str):
+    """Turn off EMAIL's two-factor login (a lost phone, or SECRET_KEY changed); they log in with the password
+    alone and set it up again. Exit 1 if it is not on."""
+    user = two_factor.reset(email)
+    click.echo(f"Two-factor login of {user.email} is off: they log in with their password and set it up again.")
 
 
 @newsletters_group.command("create")

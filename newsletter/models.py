@@ -79,8 +79,9 @@ class User(UserMixin, db.Model):
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None until set (then the browser's)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Two-factor (TOTP, RFC 6238): the shared secret once enrolled, and the last time step used (no replay).
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Two-factor (TOTP, RFC 6238): the shared secret once enrolled, sealed (two_factor.seal_secret), and the
+    # last time step used (no replay).
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     newsletters: Mapped[list["Newsletter"]] = relationship(back_populates="owner")

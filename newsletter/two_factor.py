@@ -1,8 +1,10 @@
 """Optional two-factor login for publishers and admins: TOTP (RFC 6238, pyotp) and single-use recovery codes.
 
-The secret is kept as the authenticator app holds it; recovery codes are kept only as keyed hashes (they are
-long random strings, so a keyed SHA-256 is enough and a stolen database does not reveal them) and each works
-once. A code is accepted in the 30-second step before or after the server's clock, never twice.
+The secret is kept sealed (sealing.py: AES-GCM under a key derived from SECRET_KEY, bound to the user's id), so
+a database dump alone does not reveal it; a changed SECRET_KEY leaves it unreadable, and the login then says
+to reset that user's two-factor (`flask users reset-2fa EMAIL`). Recovery codes are kept only as keyed hashes
+(they are long random strings, so a keyed SHA-256 is enough) and each works once. A code is accepted in the
+30-second step before or after the server's clock, never twice.
 """
 
 import hashlib
@@ -16,14 +18,37 @@ import segno
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from . import login_backoff
+from . import accounts, login_backoff, sealing
 from .accounts import LoginFailed
-from .errors import InvalidInput
+from .errors import DomainError, InvalidInput, Refused
 from .extensions import db
 from .models import RecoveryCode, User, utcnow
 
 RECOVERY_CODE_COUNT = 10
 STEP_SECONDS = 30
+SEAL_PURPOSE = "totp-secret"
+
+
+class SecretUnreadable(DomainError):
+    """The user's two-factor secret does not open with this SECRET_KEY: it changed since they enrolled."""
+
+    code = "two_factor_unreadable"
+    status = 409
+
+    def __init__(self, email: str):
+        super().__init__(f"The two-factor login of {email} cannot be checked: the server's SECRET_KEY has changed "
+                         f"since it was set up. Ask an admin to reset it (flask --app app users reset-2fa {email}), "
+                         "then log in with the password alone and set two-factor up again.")
+
+
+def seal_secret(user_id: int, secret: str, secret_key: str) -> str:
+    """The TOTP secret as it is stored: sealed, bound to its user (also used by migration 0018)."""
+    return sealing.seal(secret, secret_key, SEAL_PURPOSE, f"user:{user_id}")
+
+
+def unseal_secret(user_id: int, stored: str, secret_key: str) -> str:
+    """The TOTP secret from its stored form; sealing.Unreadable if this key does not open it."""
+    return sealing.unseal(stored, secret_key, SEAL_PURPOSE, f"user:{user_id}")
 
 
 def new_secret() -> str:
@@ -48,12 +73,13 @@ def enrol(user: User, secret: str, code: str, now: datetime | None = None) -> li
     if step is None:
         raise InvalidInput("That code does not match: check the time on your phone, and type the 6 digits the "
                            "app shows now.")
-    user.totp_secret, user.totp_last_step = secret, step
+    user.totp_secret = seal_secret(user.id, secret, current_app.config["SECRET_KEY"])
+    user.totp_last_step = step
     return new_recovery_codes(user)
 
 
 def disable(user: User) -> None:
-    """Turn two-factor off and drop the recovery codes. Flushes."""
+    """Turn two-factor off and drop the recovery codes (the one way back in after a SECRET_KEY change). Flushes."""
     user.totp_secret, user.totp_last_step = None, None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.session.flush()
@@ -73,13 +99,26 @@ def recovery_codes_left(user: User) -> int:
         RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)))
 
 
+def reset(email: str) -> User:
+    """An admin's reset of someone's two-factor (a lost phone, a changed SECRET_KEY); Refused if it is off."""
+    user = accounts.user_by_email(email)
+    if not user.has_two_factor:
+        raise Refused(f"{user.email} has no two-factor login: there is nothing to reset.")
+    disable(user)
+    return user
+
+
 def verify(user: User, code: str, now: datetime | None = None) -> bool:
-    """A current code from the app (not used before) or an unused recovery code; using it spends it. Flushes."""
+    """A current code from the app (not used before) or an unused recovery code; using it spends it. Flushes.
+
+    SecretUnreadable if the stored secret does not open with this SECRET_KEY (recovery codes, keyed with it
+    too, would not match either)."""
     code = "".join((code or "").split()).lower()
     if user.totp_secret is None or not code or len(code) > 32:
         return False
+    secret = readable_secret(user)
     if code.isdigit():
-        step = _matching_step(user.totp_secret, code, user.totp_last_step, now or utcnow())
+        step = _matching_step(secret, code, user.totp_last_step, now or utcnow())
         if step is None:
             return False
         # Conditional, so two requests racing with the same code cannot both pass.
@@ -89,11 +128,20 @@ def verify(user: User, code: str, now: datetime | None = None) -> bool:
                                              RecoveryCode.used_at.is_(None)).values(used_at=now or utcnow()))
 
 
+def readable_secret(user: User) -> str:
+    """The user's TOTP secret in clear; SecretUnreadable if this SECRET_KEY does not open it."""
+    try:
+        return unseal_secret(user.id, user.totp_secret, current_app.config["SECRET_KEY"])
+    except sealing.Unreadable:
+        raise SecretUnreadable(user.email) from None
+
+
 def second_step(user: User, code: str, ip: str | None, now: datetime | None = None) -> None:
     """The login's second step; LoginFailed if the code is wrong or comes before its backoff ends.
 
     Wrong codes back off exactly like wrong passwords, on the same counters (the account's pair with this IP,
-    and the IP): six digits cannot be guessed before the waits grow to 15 minutes.
+    and the IP): six digits cannot be guessed before the waits grow to 15 minutes. A secret this SECRET_KEY
+    cannot open is SecretUnreadable (not a failure: no code could pass), saying how an admin resets it.
     """
     now = now or utcnow()
     keys = login_backoff.throttle_keys(user.email, ip)

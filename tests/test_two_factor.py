@@ -5,7 +5,9 @@ import re
 import time
 
 import pyotp
-from sqlalchemy import select
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import func, select, text
 
 from newsletter import two_factor
 from newsletter.extensions import db
@@ -136,3 +138,89 @@ def test_verify_accepts_one_step_of_clock_drift_and_no_more(app, publisher):
     at = datetime.fromtimestamp(later, timezone.utc)
     assert not two_factor.verify(publisher, totp.at(later - 90), at)
     assert two_factor.verify(publisher, totp.at(later - 30), at)
+
+
+# --- the secret is sealed at rest ---------------------------------------------------------------------------
+
+def stored_secret(app) -> str:
+    """users.totp_secret as a database dump shows it."""
+    with app.app_context():
+        return db.session.execute(text("SELECT totp_secret FROM users WHERE email = :email"),
+                                  {"email": ADMIN}).scalar_one()
+
+
+def test_the_database_never_holds_the_secret_in_clear(browser_app):
+    owner = browser_app.test_client()
+    log_in(owner)
+    secret, _ = enrol(owner)
+    stored = stored_secret(browser_app)
+    assert stored.startswith("v1:") and secret not in stored and secret.lower() not in stored.lower()
+    client = browser_app.test_client()
+    log_in(client)
+    assert give_code(client, code_after(secret)).status_code == 302 and client.get("/admin/").status_code == 200
+
+
+def test_a_changed_secret_key_asks_for_a_reset_instead_of_failing(browser_app, make_app):
+    owner = browser_app.test_client()
+    log_in(owner)
+    secret, codes = enrol(owner)
+    moved = make_app(START_SENDER=False, SECRET_KEY="another-secret-key-after-a-rotation")
+    client = moved.test_client()
+    assert log_in(client).headers["Location"].endswith("/login/code")
+    refused = give_code(client, code_after(secret))
+    assert refused.status_code == 401
+    assert "SECRET_KEY has changed" in refused.text and "users reset-2fa admin@example.org" in refused.text
+    assert give_code(client, codes[0]).status_code == 401 and client.get("/admin/").status_code == 302
+
+
+def test_an_admin_resets_two_factor_from_the_command_line(browser_app, make_app):
+    owner = browser_app.test_client()
+    log_in(owner)
+    enrol(owner)
+    moved = make_app(START_SENDER=False, SECRET_KEY="another-secret-key-after-a-rotation")
+    reset = moved.test_cli_runner().invoke(args=["users", "reset-2fa", "Admin@Example.org"])
+    assert reset.exit_code == 0 and "is off" in reset.output
+    with moved.app_context():
+        assert db.session.scalar(select(func.count(RecoveryCode.id))) == 0
+    client = moved.test_client()
+    assert log_in(client).headers["Location"].endswith("/admin/")
+    again = moved.test_cli_runner().invoke(args=["users", "reset-2fa", ADMIN])
+    assert again.exit_code == 1 and "nothing to reset" in again.stderr
+    unknown = moved.test_cli_runner().invoke(args=["users", "reset-2fa", "nobody@example.org"])
+    assert unknown.exit_code == 1 and "There is no user" in unknown.stderr
+
+
+def test_migration_0018_seals_clear_secrets_and_its_downgrade_opens_them(app, publisher):
+    secret = two_factor.new_secret()
+    two_factor.enrol(publisher, secret, pyotp.TOTP(secret).now())
+    db.session.commit()
+    user_id = publisher.id
+    read = text("SELECT totp_secret FROM users WHERE id = :id")
+    db.session.remove()
+    try:
+        downgrade(revision="0017")
+        assert db.session.execute(read, {"id": user_id}).scalar_one() == secret
+        db.session.remove()
+        upgrade(revision="0018")
+        sealed = db.session.execute(read, {"id": user_id}).scalar_one()
+    finally:
+        db.session.remove()
+        upgrade()  # the database is shared by the session's tests
+    assert sealed.startswith("v1:") and secret not in sealed
+    user = db.session.get(User, user_id)
+    assert two_factor.readable_secret(user) == secret
+    assert two_factor.verify(user, pyotp.TOTP(secret).at(time.time() + 30))
+
+
+def test_sealed_values_open_only_with_their_key_and_row():
+    from newsletter import sealing
+
+    sealed = sealing.seal("JBSWY3DPEHPK3PXP", "key one", "totp-secret", "user:1")
+    assert sealing.unseal(sealed, "key one", "totp-secret", "user:1") == "JBSWY3DPEHPK3PXP"
+    for key, purpose, context in (("key two", "totp-secret", "user:1"), ("key one", "other", "user:1"),
+                                  ("key one", "totp-secret", "user:2")):
+        with pytest.raises(sealing.Unreadable):
+            sealing.unseal(sealed, key, purpose, context)
+    for damaged in ("v2:" + sealed[3:], sealed[:-2], "v1:!!", "v1:"):
+        with pytest.raises(sealing.Unreadable):
+            sealing.unseal(damaged, "key one", "totp-secret", "user:1")

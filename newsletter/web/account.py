@@ -66,6 +66,9 @@ def login_code():
     if form.validate_on_submit():
         try:
             two_factor.second_step(user, form.code.data, request.remote_addr)
+        except two_factor.SecretUnreadable as error:  # SECRET_KEY changed: no code can pass, an admin resets it
+            db.session.rollback()
+            form.code.errors.append(error.message)
         except accounts.LoginFailed:
             db.session.commit()  # keep the failure count: it drives the backoff
             form.code.errors.append(_("That code is not right. After several failed attempts, each new try has "
