@@ -1,4 +1,8 @@
-"""Command line: thin wrappers over the services. Exit 0 done, 1 refused (reason on stderr), 2 usage."""
+"""Command line: thin wrappers over the services. Exit 0 done, 1 refused (reason on stderr), 2 usage.
+
+A command that changes state writes an audit-log line (cli_auditing.py): @recorded, or record_run where the
+command commits on its own.
+"""
 
 import os
 import secrets
@@ -13,6 +17,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate.cli import db as database
 
 from . import accounts, backup, newsletters, publishing, send_progress, sending_domains, two_factor
+from .cli_auditing import on_issue, on_user, record_run, recorded
 from .errors import DomainError, Refused
 from .export import export_subscribers
 from .extensions import db
@@ -49,6 +54,7 @@ def refusals(command):
 @click.option("--admin", is_flag=True, help="Give the account the admin role.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @refusals
+@recorded(on_user)
 def users_create(email: str, admin: bool, password_stdin: bool):
     """Create a publisher (an admin with --admin)."""
     if password_stdin:
@@ -57,16 +63,19 @@ def users_create(email: str, admin: bool, password_stdin: bool):
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     user = accounts.create_user(email, password, admin=admin)
     click.echo(f"Created {'admin' if admin else 'publisher'} {user.email}.")
+    return user
 
 
 @users.command("reset-2fa")
 @click.argument("email")
 @refusals
+@recorded(on_user)
 def users_reset_two_factor(email: str):
     """Turn off EMAIL's two-factor login (a lost phone, or SECRET_KEY changed); they log in with the password
     alone and set it up again. Exit 1 if it is not on."""
     user = two_factor.reset(email)
     click.echo(f"Two-factor login of {user.email} is off: they log in with their password and set it up again.")
+    return user
 
 
 @newsletters_group.command("create")
@@ -80,12 +89,14 @@ def users_reset_two_factor(email: str):
               default="monthly", show_default=True, help="How often readers can expect it.")
 @click.option("--description", default="", help="What it is about, for the public page.")
 @refusals
+@recorded(lambda item, **_params: f"slug={item.slug}")
 def newsletters_create(slug, name, owner, from_email, from_name, language, cadence, description):
     """Create a newsletter."""
     item = newsletters.create_newsletter(owner, slug=slug, name=name, from_email=from_email or "",
                                          from_name=from_name, language=language, cadence=cadence,
                                          description=description)
     click.echo(f"Created newsletter {item.slug} ({item.name}).")
+    return item
 
 
 @subscribers.command("export")
@@ -112,6 +123,8 @@ def subscribers_export(slug: str, output: str | None):
               help="The file is a suppression list: addresses that must never get mail (instance-wide without "
                    "--newsletter).")
 @refusals
+@recorded(lambda _report, slug, suppress, **_params: ", ".join(
+    filter(None, (f"slug={slug}" if slug else "", "suppression list" if suppress else ""))))
 def subscribers_import(file: str, slug: str | None, dry_run: bool, strict: bool, suppress: bool):
     """Consent-checked import of readers (or, with --suppress, of addresses that must never get mail)."""
     if slug is None and not suppress:
@@ -132,6 +145,7 @@ def subscribers_import(file: str, slug: str | None, dry_run: bool, strict: bool,
 @click.option("--body-file", required=True, type=click.File("rb"), help="The body, a UTF-8 Markdown file ('-': stdin).")
 @click.option("--preheader", default="", help="The inbox preview text (default: the first paragraph).")
 @refusals
+@recorded(lambda issue, slug, **_params: f"issue={issue.id}, slug={slug}")
 def issues_create(slug: str, subject: str, body_file, preheader: str):
     """Create a draft issue from Markdown; print its id. The pre-send check runs: a refusal exits 1."""
     item = newsletters.newsletter_by_slug(slug)
@@ -139,6 +153,7 @@ def issues_create(slug: str, subject: str, body_file, preheader: str):
     for warning in publishing.refuse_unless_sendable(issue).warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(issue.id)
+    return issue
 
 
 def read_markdown(handle) -> str:
@@ -171,6 +186,7 @@ def issues_send(issue_id: int, wait: bool):
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     publishing.start_sending(issue)
+    record_run(f"issue={issue.id}")  # here, not @recorded: the send has started even if --wait ends in a refusal
     db.session.commit()
     click.echo(f"Issue {issue.id} is sending to {issue.planned} reader(s).", err=True)
     if wait:
@@ -191,6 +207,7 @@ def _control_command(name: str, action, help_text: str, outcome: str) -> None:
     @issues.command(name, help=help_text)
     @click.argument("issue_id", type=int)
     @refusals
+    @recorded(on_issue)
     def command(issue_id: int):
         action(publishing.find_issue(issue_id))
         click.echo(f"Issue {issue_id} {outcome}.")
@@ -306,6 +323,7 @@ def database_backup(file: Path):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 @refusals
+@recorded(lambda _result, file, **_params: f"file={file.name}")
 def database_restore(file: Path):
     """Load a backup made by 'flask db backup' into this instance, which must be empty, then migrate it."""
     found = backup.restore(file)
@@ -324,6 +342,7 @@ def describe_contents(found: backup.Contents) -> str:
 @click.command("demo")
 @with_appcontext
 @refusals
+@recorded()
 def demo():
     """Create (or reset) the demo admin, publisher and newsletters, and print the logins."""
     from .demo import create_demo
@@ -356,6 +375,7 @@ def worker():
               help="Keep the private key in this PEM file (read if it exists, else created) instead of the database.")
 @click.option("--ed25519", is_flag=True, help="Also sign with an Ed25519 key (RFC 8463), beside RSA-2048.")
 @refusals
+@recorded(lambda item, **_params: f"domain={item.name}")
 def domains_add(domain: str, owner: str, selector: str, key_file: str, ed25519: bool):
     """Add a sending domain and print the DNS records to publish (zone-file lines)."""
     user = accounts.user_by_email(owner)
@@ -363,6 +383,7 @@ def domains_add(domain: str, owner: str, selector: str, key_file: str, ed25519: 
     click.echo(f"; Publish these TXT records for {item.name}, then run: flask --app app domains check {item.name}")
     for record in sending_domains.records_for(item):
         click.echo(record.zone_line())
+    return item
 
 
 @domains.command("check")
@@ -372,6 +393,7 @@ def domains_check(domain: str):
     """Look the domain's records up (DNS_RESOLVER); exit 1 with each failing record and its fix."""
     item = sending_domains.domain_named(domain)
     findings = sending_domains.check_domain(item)
+    record_run(f"domain={item.name}")  # here, not @recorded: a failing check exits 1, its outcome kept
     db.session.commit()  # the outcome is kept, pass or fail
     for finding in findings:
         click.echo(f"{finding.status.upper():<8} {finding.check}: {finding.said}", err=finding.status == "error")

@@ -111,17 +111,21 @@ class RecoveryCode(db.Model):
 
 
 class AuditEntry(db.Model):
-    """One action of an admin or a publisher: who, what, on what, when, from where."""
+    """One action of an admin or a publisher (on the pages or through the API) or of a command run on the server:
+    who, what, on what, when, from where."""
 
     __tablename__ = "audit_entries"
+    __table_args__ = (CheckConstraint("channel IN ('web', 'api', 'cli')", name="channel_valid"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    user_email: Mapped[str] = mapped_column(String(254))  # kept when the account is gone
+    # kept when the account is gone; for the command line, "cli:" and the OS user who ran it
+    user_email: Mapped[str] = mapped_column(String(254))
     action: Mapped[str] = mapped_column(String(80), index=True)
     target: Mapped[str] = mapped_column(String(300), default="")
     ip: Mapped[str | None] = mapped_column(String(45))
+    channel: Mapped[str] = mapped_column(String(8), index=True, default="web", server_default="web")
 
 
 class LoginThrottle(db.Model):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from newsletter import backup, consent, create_app, tokens
 from newsletter.extensions import db
-from newsletter.models import Subscriber, Subscription, SubscriptionEvent
+from newsletter.models import AuditEntry, Subscriber, Subscription, SubscriptionEvent
 from tests.conftest import base_config, create_demo_newsletter
 
 
@@ -85,6 +85,9 @@ def test_backup_then_restore_into_a_fresh_instance_reproduces_readers_and_their_
         assert evidence() == before
         # The links in mails sent before the backup still work: same key, same nonces.
         assert consent.subscription_from_token(tokens.UNSUBSCRIBE, token).subscriber.email == "ana@example.net"
+        # The restore is in the restored instance's audit log, as a command run on the server.
+        assert db.session.execute(select(AuditEntry.action, AuditEntry.target, AuditEntry.channel)).all() == [
+            ("db.restore", "file=list.db", "cli")]
 
 
 def test_a_backup_of_an_older_schema_is_restored_then_migrated(instance, tmp_path):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from newsletter import two_factor
 from newsletter.extensions import db
-from newsletter.models import RecoveryCode, User
+from newsletter.models import AuditEntry, RecoveryCode, User
 from tests.conftest import csrf_token
 
 ADMIN, PASSWORD = "admin@example.org", "an admin password"
@@ -182,6 +182,10 @@ def test_an_admin_resets_two_factor_from_the_command_line(browser_app, make_app)
     assert reset.exit_code == 0 and "is off" in reset.output
     with moved.app_context():
         assert db.session.scalar(select(func.count(RecoveryCode.id))) == 0
+        admin_id = db.session.scalar(select(User.id).where(User.email == ADMIN))
+        assert db.session.execute(select(AuditEntry.action, AuditEntry.target, AuditEntry.channel)
+                                  .where(AuditEntry.channel == "cli")).all() == [
+            ("users.reset-2fa", f"user={admin_id}", "cli")]
     client = moved.test_client()
     assert log_in(client).headers["Location"].endswith("/admin/")
     again = moved.test_cli_runner().invoke(args=["users", "reset-2fa", ADMIN])

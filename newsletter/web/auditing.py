@@ -1,7 +1,10 @@
-"""The one hook that writes the audit log: every action (a POST that succeeded) of a logged-in admin or
-publisher on the admin pages, and their logins and logouts, with who, what, on what, when and from where.
+"""The one hook that writes the audit log for requests: every action (a POST that succeeded) of a logged-in admin
+or publisher on the admin pages, their logins and logouts, and every write through the API that succeeded
+(as the token's owner, naming the token), with who, what, on what, when and from where. Only the route's own
+arguments (ids, slugs) are kept as the target: never a body, so no reader's address and no secret.
 
 A hook rather than a call in each view, so no new action can be forgotten; audit.record is the one writer.
+(The command line writes its lines in cli.py.)
 """
 
 import logging
@@ -14,6 +17,7 @@ from ..extensions import db
 
 log = logging.getLogger(__name__)
 AUDITED_BLUEPRINTS = {"admin", "account"}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Saved while typing, or only shown: not actions a person decided on.
 NOT_ACTIONS = {"admin.new_issue_autosave", "admin.issue_autosave", "admin.branding_preview"}
 
@@ -30,20 +34,29 @@ def _remember_who_logs_out() -> None:
 
 
 def _record_action(response):
-    if (request.method != "POST" or response.status_code >= 400 or request.blueprint not in AUDITED_BLUEPRINTS
-            or request.endpoint in NOT_ACTIONS):
+    if request.method not in WRITE_METHODS or response.status_code >= 400 or request.endpoint in NOT_ACTIONS:
         return response
-    actor = g.pop("audit_actor", None) or (current_user._get_current_object()
-                                          if current_user.is_authenticated else None)
+    if request.blueprint in AUDITED_BLUEPRINTS:
+        actor, target, channel = _person(), _target(), audit.WEB
+    elif request.blueprint == "api" and g.get("api_token") is not None:
+        token = g.api_token
+        actor, target, channel = token.user, ", ".join(filter(None, (_target(), f"token={token.id}"))), audit.API
+    else:
+        return response
     if actor is None:  # a failed login, or the password step of a two-factor login
         return response
     try:
-        audit.record(actor, _action(), _target(), request.remote_addr)
+        audit.record(actor, _action(), target, request.remote_addr, channel)
         db.session.commit()
     except Exception:  # the action is done; a lost log line must not turn it into an error page
         db.session.rollback()
         log.exception("could not write the audit log for %s", request.endpoint)
     return response
+
+
+def _person():
+    return g.pop("audit_actor", None) or (current_user._get_current_object()
+                                         if current_user.is_authenticated else None)
 
 
 def _action() -> str:
