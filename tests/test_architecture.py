@@ -10,7 +10,7 @@ SERVICE_MODULES = ["consent.py", "privacy.py", "suppression.py", "accounts.py", 
                    "archive.py", "content.py", "readers.py", "sharing.py", "feed.py", "api_tokens.py",
                    "reader_requests.py", "branding.py", "media.py", "media_store.py", "images.py", "timezones.py",
                    "sending_domains.py", "senders.py", "send_progress.py", "health.py"]
-SERVICE_PACKAGES = ["importer", "sending", "feedback", "feedback/parsers", "stats", "domains"]
+SERVICE_PACKAGES = ["importer", "admin_jobs", "sending", "feedback", "feedback/parsers", "stats", "domains"]
 FORBIDDEN_NAMES = {"request", "session", "render_template", "redirect", "url_for", "flash"}
 # mail/ is where messages are built: rendering the e-mail templates is its job, nothing of a request is.
 MAIL_FORBIDDEN_NAMES = FORBIDDEN_NAMES - {"render_template"}
@@ -85,9 +85,9 @@ LAYERS = {
                  "newsletter.demo", "newsletter.timezones", "newsletter.login_backoff",
                  "newsletter.subscribe_limits", "newsletter.send_progress", "newsletter.health",
                  "newsletter.reader_links", "newsletter.two_factor", "newsletter.audit"],
-    "engines": ["newsletter.importer", "newsletter.sending", "newsletter.stats", "newsletter.feedback",
-                "newsletter.mail", "newsletter.domains", "newsletter.branding", "newsletter.media",
-                "newsletter.media_store", "newsletter.images"],
+    "engines": ["newsletter.importer", "newsletter.admin_jobs", "newsletter.sending",
+                "newsletter.stats", "newsletter.feedback", "newsletter.mail", "newsletter.domains",
+                "newsletter.branding", "newsletter.media", "newsletter.media_store", "newsletter.images"],
     "ledger": ["newsletter.models", "newsletter.states", "newsletter.transitions", "newsletter.tokens",
                "newsletter.suppression"],
     "plumbing": ["newsletter.extensions", "newsletter.database", "newsletter.config", "newsletter.errors",

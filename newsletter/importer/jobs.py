@@ -2,15 +2,15 @@
 runner that runs sending (a thread of the web process, or Celery workers), never inside a request.
 
 A request only stores the upload and a row of import_jobs (start_check, confirm); a worker claims the job with
-a lease (claim_next), runs the writer's passes on the upload and, once a second, a heartbeat thread writes how
-far it is (rows read, refused, written, the share of the pass done) and extends the lease. A worker that dies
-(killed, restarted, out of memory) stops extending it: after LEASE_SECONDS another runner takes the job over and
-starts its step again, which is harmless (the writer's batches are idempotent). The check keeps the rows it
-accepted beside the upload (uploads.checked_rows_path), signed with a key of the upload's own, and the import
-writes them without reading the file again: the confirmed import costs what the command line's second pass
-costs. After MAX_ATTEMPTS the job
-fails instead, so a file that kills workers cannot kill them forever. Whatever way a job ends, its upload is
-deleted; a checked upload waits for the publisher's confirmation for a day at most.
+a lease (claim_next: admin_jobs/leases.py, as every background job), runs the writer's passes on the upload and,
+once a second, a heartbeat thread writes how far it is (rows read, refused, written, the share of the pass done)
+and extends the lease. A worker that dies (killed, restarted, out of memory) stops extending it: after
+leases.LEASE_SECONDS another runner takes the job over and starts its step again, which is harmless (the writer's
+batches are idempotent). The check keeps the rows it accepted beside the upload (uploads.checked_rows_path),
+signed with a key of the upload's own, and the import writes them without reading the file again: the confirmed
+import costs what the command line's second pass costs. After MAX_ATTEMPTS the job fails instead, so a file that
+kills workers cannot kill them forever. Whatever way a job ends, its upload is deleted; a checked upload waits for
+the publisher's confirmation for a day at most.
 """
 
 import hashlib
@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import Flask, current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 
+from ..admin_jobs import leases
+from ..admin_jobs.leases import JobLost
 from ..errors import DomainError
 from ..extensions import db
 from ..models import ImportJob, Newsletter, utcnow
@@ -39,8 +41,6 @@ from .spool import Spool
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60
-HEARTBEAT_SECONDS = 1.0
 MAX_ATTEMPTS = 3
 ACTIVE = (J.CHECKING, J.CHECKED, J.IMPORTING)  # the upload is kept: these count toward the quota
 RUNNABLE = (J.CHECKING, J.IMPORTING)
@@ -76,10 +76,6 @@ class JobNotFound(DomainError):
         super().__init__("There is no such import for this newsletter.")
 
 
-class JobLost(Exception):
-    """The lease went to another runner (this one was too slow to extend it): stop without touching the job."""
-
-
 @dataclass
 class Progress:
     """Where a running job is, shared between the job's thread and its heartbeat."""
@@ -97,6 +93,13 @@ class Progress:
         if phase != self.phase:
             self.phase_started_at = utcnow()
         self.report, self.phase, self.fraction = report, phase, fraction
+
+    def values(self) -> dict:
+        """The columns the heartbeat writes: the counts and the phase, once the first batch reported them."""
+        if self.report is None:
+            return {}
+        return dict(_counts(self.report), phase=self.phase, fraction=self.fraction,
+                    phase_started_at=self.phase_started_at)
 
 
 def new_owner() -> str:
@@ -201,33 +204,19 @@ def run_due_jobs(app: Flask, owner: str) -> int:
 
 def due_jobs() -> int:
     """How many jobs wait for a runner (queued, or their runner's lease ran out)."""
-    return db.session.scalar(select(func.count()).select_from(ImportJob).where(*_due(utcnow())))
-
-
-def _due(now: datetime) -> list:
-    return [ImportJob.status.in_(RUNNABLE), or_(ImportJob.lease_until.is_(None), ImportJob.lease_until < now)]
+    return db.session.scalar(select(func.count()).select_from(ImportJob).where(*leases.due(ImportJob, RUNNABLE,
+                                                                                           utcnow())))
 
 
 def claim_next(owner: str) -> int | None:
     """Take the oldest due job with a lease; None if there is none. A job interrupted MAX_ATTEMPTS times fails."""
-    while True:
-        now = utcnow()
-        job_id = db.session.scalar(select(ImportJob.id).where(*_due(now)).order_by(ImportJob.id).limit(1))
-        if job_id is None:
-            db.session.commit()
-            return None
-        claimed = db.session.execute(
-            update(ImportJob).where(ImportJob.id == job_id, *_due(now))
-            .values(lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS),
-                    attempts=ImportJob.attempts + 1, phase_started_at=now)
-            .execution_options(synchronize_session=False)).rowcount == 1
-        db.session.commit()
-        if claimed:
-            job = db.session.get(ImportJob, job_id)
-            db.session.refresh(job)
-            if job.attempts <= MAX_ATTEMPTS:
-                return job_id
-            _end(job, owner, J.FAILED, refusal=INTERRUPTED_MESSAGE.format(attempts=MAX_ATTEMPTS))
+    while (job_id := leases.claim(ImportJob, RUNNABLE, owner, stamp="phase_started_at")) is not None:
+        job = db.session.get(ImportJob, job_id)
+        db.session.refresh(job)
+        if job.attempts <= MAX_ATTEMPTS:
+            return job_id
+        _end(job, owner, J.FAILED, refusal=INTERRUPTED_MESSAGE.format(attempts=MAX_ATTEMPTS))
+    return None
 
 
 def run_job(app: Flask, job_id: int, owner: str) -> None:
@@ -348,50 +337,11 @@ def _counts(report: ImportReport) -> dict:
     return dict(rows_read=report.rows_read, rows_refused=report.refused_rows, rows_written=report.imported)
 
 
-class Heartbeat:
-    """A thread that writes the job's progress and extends its lease every HEARTBEAT_SECONDS, in its own session,
-    so that a pass over blank lines, or a slow batch, never looks like a dead runner."""
+class Heartbeat(leases.Heartbeat):
+    """The import job's heartbeat: the rows read, refused and written, and the phase, once a second."""
 
     def __init__(self, app: Flask, job_id: int, owner: str, progress: Progress):
-        self.app, self.job_id, self.owner, self.progress = app, job_id, owner, progress
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"import-heartbeat-{job_id}", daemon=True)
-
-    def __enter__(self) -> "Heartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        with self.app.app_context():
-            try:
-                while not self._stop.wait(HEARTBEAT_SECONDS):
-                    self.beat()
-            finally:
-                db.session.remove()
-
-    def beat(self) -> None:
-        """Write the progress and extend the lease; a lease taken by another runner stops the job."""
-        progress = self.progress
-        values = {"lease_until": utcnow() + timedelta(seconds=LEASE_SECONDS)}
-        if progress.report is not None:
-            values.update(_counts(progress.report), phase=progress.phase, fraction=progress.fraction,
-                          phase_started_at=progress.phase_started_at)
-        try:
-            kept = db.session.execute(
-                update(ImportJob).where(ImportJob.id == self.job_id, ImportJob.lease_owner == self.owner,
-                                        ImportJob.status.in_(RUNNABLE))
-                .values(**values).execution_options(synchronize_session=False)).rowcount == 1
-            db.session.commit()
-        except Exception:  # the database away for a moment: try again at the next beat
-            db.session.rollback()
-            log.warning("import job %s: progress not written", self.job_id, exc_info=True)
-            return
-        if not kept:
-            progress.lost.set()
+        super().__init__(app, ImportJob, RUNNABLE, job_id, owner, progress.values, progress.lost)
 
 
 # --- what the progress page shows -----------------------------------------------------------------------------------
