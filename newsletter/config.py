@@ -253,6 +253,7 @@ SETTINGS = (
     Setting("TRUSTED_PROXIES", "0", parse_int(0, 5)),
     Setting("IMPORT_MAX_BYTES", str(200 * 1024 * 1024), parse_int(1024)),
     Setting("IMPORT_PENDING_UPLOADS", "3", parse_int(1, 1000)),
+    Setting("EXPORT_PENDING_JOBS", "2", parse_int(1, 100)),
     Setting("MEDIA_URL", "", lambda raw: parse_url("http", "https")(raw) if raw.strip() else ""),
     Setting("MEDIA_MAX_BYTES", str(10 * 1024 * 1024), parse_int(1024, 100 * 1024 * 1024)),
     Setting("MEDIA_MAX_SIDE", "2000", parse_int(100, 10000)),

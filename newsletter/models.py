@@ -24,7 +24,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .states import DeliveryStatus, HoldStatus, ImportJobStatus, IssueStatus, SubscriptionStatus, SystemMailStatus
+from .states import (
+    AdminJobKind,
+    AdminJobStatus,
+    DeliveryStatus,
+    HoldStatus,
+    ImportJobStatus,
+    IssueStatus,
+    SubscriptionStatus,
+    SystemMailStatus,
+)
 
 LANGUAGES = ("en", "fr")
 CADENCES = {"weekly": 7, "fortnightly": 14, "monthly": 30, "quarterly": 91, "irregular": 0}
@@ -576,3 +585,31 @@ class ImportJob(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     newsletter: Mapped[Newsletter] = relationship()
+
+
+class AdminJob(db.Model):
+    """A long admin action run by a background worker (admin_jobs/), of a kind (for now the readers export); its
+    page reads it. An export's file waits in instance/exports/<file_id>.csv until it is deleted or expires."""
+
+    __tablename__ = "admin_jobs"
+    __table_args__ = (status_check("status", AdminJobStatus), status_check("kind", AdminJobKind),
+                      Index("ix_admin_jobs_status", "status"), Index("ix_admin_jobs_user_status", "user_id", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    newsletter_id: Mapped[int | None] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))  # who asked
+    status: Mapped[str] = mapped_column(String(16), default=AdminJobStatus.QUEUED)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    rows_total: Mapped[int | None] = mapped_column(Integer)  # known once a runner starts it
+    file_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # the file it writes, if any
+    file_bytes: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    refusal: Mapped[str | None] = mapped_column(Text)  # why it failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    newsletter: Mapped[Newsletter | None] = relationship()

@@ -98,7 +98,24 @@ class ImportJobStatus(StrEnum):
     ABANDONED = "abandoned"  # checked, then put aside by the publisher or left unconfirmed for a day; upload deleted
 
 
+
+class AdminJobKind(StrEnum):
+    """What a background admin job does (admin_jobs/)."""
+
+    EXPORT = "export"  # the newsletter's confirmed readers as CSV, a file to download
+
+
+class AdminJobStatus(StrEnum):
+    """A long admin action's way through its background job (admin_jobs/)."""
+
+    QUEUED = "queued"  # waiting for a worker, or running (a lease is held)
+    DONE = "done"  # done: an export's file is ready to download until it expires
+    FAILED = "failed"  # stopped by an error or by too many interrupted attempts; its file deleted
+    DELETED = "deleted"  # its file deleted, by its owner or once expired (or the job cancelled before it ended)
+
+
 S, I, D, H, M, J = SubscriptionStatus, IssueStatus, DeliveryStatus, HoldStatus, SystemMailStatus, ImportJobStatus
+A = AdminJobStatus
 
 TRANSITIONS: dict[type, dict[str, set[str]]] = {
     SubscriptionStatus: {
@@ -152,6 +169,12 @@ TRANSITIONS: dict[type, dict[str, set[str]]] = {
         J.FAILED: set(),
         J.ABANDONED: set(),
     },
+    AdminJobStatus: {
+        A.QUEUED: {A.DONE, A.FAILED, A.DELETED},
+        A.DONE: {A.DELETED},
+        A.FAILED: set(),
+        A.DELETED: set(),
+    },
 }
 
 # The status a new row may be written with. A subscription starts CONFIRMED only when an import carries the
@@ -163,6 +186,7 @@ INITIAL: dict[type, set[str]] = {
     HoldStatus: {H.HELD},
     SystemMailStatus: {M.QUEUED},
     ImportJobStatus: {J.CHECKING},
+    AdminJobStatus: {A.QUEUED},
 }
 
 

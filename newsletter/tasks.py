@@ -12,6 +12,8 @@ from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_process_shutdown, worker_ready
 from dotenv import find_dotenv, load_dotenv
 
+from .admin_jobs import dispatch as admin_jobs
+from .admin_jobs import exports
 from .config import ConfigError, read_settings
 from .importer import jobs as import_jobs
 from .logs import configure_logging
@@ -66,6 +68,10 @@ def tick() -> None:
         settle_cancelled()
         if import_jobs.due_jobs():  # queued while no worker listened, or its worker died
             run_imports.delay()
+        if admin_jobs.due_jobs():
+            run_admin_jobs.delay()
+        else:  # expired export files go even when no job runs (run_admin_jobs sweeps them too)
+            exports.sweep(exports.exports_folder(app.instance_path))
         for issue_id in sending_issue_ids():
             if _claim_dispatch(app, issue_id):
                 for _ in range(app.config["SEND_PARALLEL_TASKS"]):
@@ -89,10 +95,23 @@ def send_batches(issue_id: int) -> int:
 def run_imports() -> int:
     """Run the queued import jobs (the import page's checks and imports), one after the other."""
     app, _state, _transport = _app_and_state()
-    if "import_owner" not in _process:
-        _process["import_owner"] = import_jobs.new_owner()
     with app.app_context():
-        return import_jobs.run_due_jobs(app, _process["import_owner"])
+        return import_jobs.run_due_jobs(app, _job_owner())
+
+
+@celery.task(name="newsletter.tasks.run_admin_jobs")
+def run_admin_jobs() -> int:
+    """Run the queued admin jobs (readers exports), one after the other."""
+    app, _state, _transport = _app_and_state()
+    with app.app_context():
+        return admin_jobs.run_due_jobs(app, _job_owner())
+
+
+def _job_owner() -> str:
+    """This worker process's name in the leases of the jobs it runs."""
+    if "job_owner" not in _process:
+        _process["job_owner"] = import_jobs.new_owner()
+    return _process["job_owner"]
 
 
 def _claim_dispatch(app, issue_id: int) -> bool:

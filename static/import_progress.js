@@ -1,5 +1,6 @@
-// The import job's page while its check or import runs: the figures are fetched again every two seconds and
-// put in place; once the job is over the page reloads to show the report. Without JS the Refresh link does it.
+// A background job's page (an import's check or import, an export) while it runs: the figures are fetched again
+// every two seconds and put in place; once the job is over the page reloads to show the report (or the download).
+// Without JS the Refresh link does it.
 document.addEventListener("DOMContentLoaded", function () {
   var section = document.querySelector("section.progress[data-job-status]");
   if (!section) { return; }

@@ -50,7 +50,14 @@ ROUTES = [
     ("POST", "/admin/n/{slug}/settings", None,
      {"name": "Renamed", "cadence": "weekly", "language": "en", "from_email": "maya@example.org"}, MINE_POST),
     ("GET", "/admin/n/{slug}/subscribers", None, None, MINE),
-    ("GET", "/admin/n/{slug}/subscribers.csv", None, None, MINE),
+    ("GET", "/admin/n/{slug}/subscribers.csv", None, None, MINE_POST),  # the export's old address: a redirect
+    ("GET", "/admin/n/{slug}/exports", None, None, MINE),
+    ("POST", "/admin/n/{slug}/exports", None, {},  # queues an export: tests/test_export_jobs.py runs real ones
+     {"anonymous": 302, "publisher_b": 404, "admin": 303, "publisher_a": 303}),
+    ("GET", "/admin/n/{slug}/exports/{job}", None, None, NOBODYS),
+    ("GET", "/admin/n/{slug}/exports/{job}/progress.json", None, None, NOBODYS),
+    ("GET", "/admin/n/{slug}/exports/{job}/download", None, None, NOBODYS),
+    ("POST", "/admin/n/{slug}/exports/{job}/delete", None, {}, NOBODYS),
     ("GET", "/admin/n/{slug}/subscribers/0", None, None, NOBODYS),
     ("POST", "/admin/n/{slug}/subscribers/0/erase", None, {"erase-reason": "asked"}, NOBODYS),
     ("GET", "/admin/n/{slug}/invite", None, None, MINE),

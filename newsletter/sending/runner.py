@@ -1,7 +1,8 @@
-"""Runners decide where the send path and the import jobs run: threads in this process, or Celery workers.
+"""Runners decide where the send path and the background jobs run: threads in this process, or Celery workers.
 
-Which one runs is one setting (CELERY_BROKER_URL); both call the same functions. Import jobs (the import page's
-check and import, importer/jobs.py) get their own thread, so that a long import never holds up sending.
+Which one runs is one setting (CELERY_BROKER_URL); both call the same functions. Background jobs (the import
+page's check and import, importer/jobs.py; the admin jobs such as the readers export, admin_jobs/) get their own
+thread, so that a long import or export never holds up sending.
 """
 
 import logging
@@ -10,6 +11,7 @@ import threading
 
 from flask import Flask
 
+from ..admin_jobs import dispatch as admin_jobs
 from ..extensions import db
 from ..importer import jobs as import_jobs
 from ..mail.transport import make_transport
@@ -30,7 +32,7 @@ def run_pending_work(state, transport) -> int:
 
 class EmbeddedRunner:
     """A daemon thread that wakes on commit (or every POLL_SECONDS) and runs the pending work; another that
-    runs import jobs (woken when one is queued, or every IMPORT_POLL_SECONDS)."""
+    runs import and admin jobs (woken when one is queued, or every IMPORT_POLL_SECONDS)."""
 
     def __init__(self, app: Flask, kind: str = "thread"):
         self.app = app
@@ -43,6 +45,10 @@ class EmbeddedRunner:
 
     def wake_imports(self) -> None:
         """An import job was queued (after the commit): run it now."""
+        self._imports.wake()
+
+    def wake_admin_jobs(self) -> None:
+        """An admin job (an export) was queued (after the commit): run it now."""
         self._imports.wake()
 
     def wake(self) -> None:
@@ -91,7 +97,7 @@ class EmbeddedRunner:
 
 
 class ImportThread:
-    """The embedded runner's import jobs: one at a time, in a daemon thread of their own."""
+    """The embedded runner's import jobs, then its admin jobs: one at a time, in a daemon thread of their own."""
 
     def __init__(self, app: Flask):
         self.app = app
@@ -121,14 +127,15 @@ class ImportThread:
     def run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            try:
-                with self.app.app_context():
-                    try:
-                        import_jobs.run_due_jobs(self.app, self.owner)
-                    finally:
-                        db.session.remove()
-            except Exception:  # the database away: log it, keep the thread alive
-                log.exception("import jobs pass failed; trying again in %s s", IMPORT_POLL_SECONDS)
+            for name, run_due_jobs in (("import", import_jobs.run_due_jobs), ("admin", admin_jobs.run_due_jobs)):
+                try:
+                    with self.app.app_context():
+                        try:
+                            run_due_jobs(self.app, self.owner)
+                        finally:
+                            db.session.remove()
+                except Exception:  # the database away: log it, keep the thread alive
+                    log.exception("%s jobs pass failed; trying again in %s s", name, IMPORT_POLL_SECONDS)
             self._wake.wait(IMPORT_POLL_SECONDS)
 
 
@@ -149,6 +156,12 @@ class CeleryRunner:
         from ..tasks import run_imports
 
         run_imports.delay()
+
+    def wake_admin_jobs(self) -> None:
+        """Queue the admin jobs (exports) on a worker."""
+        from ..tasks import run_admin_jobs
+
+        run_admin_jobs.delay()
 
     def start(self) -> None:
         """Workers are separate processes: nothing to start here."""

@@ -13,6 +13,6 @@ def require_login():
 
 
 from . import (  # noqa: E402,F401  (views register on the blueprint)
-    audit_log, branding, dashboard, domains, imports, issues, newsletters, outbox, readers, send, share, stats,
+    audit_log, branding, dashboard, domains, exports, imports, issues, newsletters, outbox, readers, send, share, stats,
     suppressed, tokens, two_factor, uploads, users, zone,
 )

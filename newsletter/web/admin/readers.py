@@ -1,17 +1,13 @@
 """A newsletter's readers: the list (search, filter by status), one reader's page, what the publisher may do
-on a reader's request (each with a reason), invitations, and the CSV export."""
+on a reader's request (each with a reason), invitations; the CSV export's old address."""
 
-import io
-import tempfile
-
-from flask import flash, redirect, render_template, request, send_file, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ... import publishing, reader_requests, readers
 from ...errors import DomainError
-from ...export import export_subscribers
 from ...extensions import db
 from ...stats.newsletters import status_counts
 from ..converters import page_cursor
@@ -38,20 +34,9 @@ def newsletter_subscribers(slug: str):
 
 @admin.get("/n/<slug>/subscribers.csv")
 def newsletter_subscribers_csv(slug: str):
-    """Confirmed readers with their consent evidence, in the import format (the same file as the CLI's).
-
-    Written to a spooled file (memory up to 1 MB, then disk) so a long list costs no memory to download.
-    """
+    """The export's old address: the export now runs as a background job, asked for on the exports page."""
     item = publishing.newsletter_of(current_user, slug)
-    spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)
-    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-    export_subscribers(item, text)
-    text.flush()
-    text.detach()
-    spool.seek(0)
-    answer = send_file(spool, mimetype="text/csv", as_attachment=True, download_name=f"{item.slug}-readers.csv")
-    answer.headers["Cache-Control"] = "no-store"
-    return answer
+    return redirect(url_for(".exports_page", slug=item.slug))
 
 
 @admin.get("/n/<slug>/subscribers/<int:subscription_id>")
