@@ -6,7 +6,9 @@ PostgreSQL: BENCH_DATABASE_URL as in bench/import.py (its public schema is dropp
 --blank-mb N also uploads a file of N MB of blank lines after a header (issue 15: one once killed a worker and
 stayed in uploads/) and reports how its job ended and what is left in uploads/.
 Reports the seconds of each stage, rows/s over check + import, whether a worker was killed (gunicorn's log),
-and the load (1-minute average) when the run began. Beside them, the reference: the command line's import
+and the load (1-minute average) when the run began; also the CPU seconds of the server's processes during the
+check and during the import (SQLite works inside them), which a loaded machine moves far less than wall time.
+Beside them, the reference: the command line's import
 (bench/import.py's child, both passes in one process) of the same file into a fresh database of the same kind,
 run just after, and the ratios of the page's import step and of check + import to it. The last line printed is
 JSON.
@@ -96,6 +98,19 @@ class Gunicorn:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (master and workers), from /proc."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:  # a process that ended meanwhile
+                continue
+            if int(stat.parent.name) == self.process.pid or int(fields[1]) == self.process.pid:
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     @property
     def workers_killed(self) -> int:
         return sum("WORKER TIMEOUT" in line or "was sent SIGKILL" in line for line in self.lines)
@@ -138,18 +153,20 @@ def upload(web, base: str, path: Path) -> tuple[str, float]:
     return base + answer.headers["Location"], time.monotonic() - began
 
 
-def import_file(base: str, path: Path) -> dict:
+def import_file(base: str, path: Path, server: Gunicorn) -> dict:
     web = log_in(base)
     job, upload_s = upload(web, base, path)
-    began = time.monotonic()
+    began, cpu_began = time.monotonic(), server.cpu_seconds()
     report = wait_for(web, job, ("Check before importing", "refused as a whole", "Import refused", "Import stopped"))
     assert "Check before importing" in report, report[:3000]
-    checked = time.monotonic()
+    checked, cpu_checked = time.monotonic(), server.cpu_seconds()
     done = web.post(job, data={"csrf_token": csrf_of(report)}, allow_redirects=False, timeout=30)
     assert done.status_code == 303, done.text[:2000]
     wait_for(web, job, ("Import done", "Import stopped"))
     return {"upload_s": round(upload_s, 1), "check_s": round(checked - began, 1),
-            "import_s": round(time.monotonic() - checked, 1), "total_s": round(time.monotonic() - began, 1)}
+            "import_s": round(time.monotonic() - checked, 1), "total_s": round(time.monotonic() - began, 1),
+            "check_cpu_s": round(cpu_checked - cpu_began, 1),
+            "import_cpu_s": round(server.cpu_seconds() - cpu_checked, 1)}
 
 
 def blank_file(base: str, path: Path, instance: str) -> dict:
@@ -159,7 +176,8 @@ def blank_file(base: str, path: Path, instance: str) -> dict:
     page = wait_for(web, job, ("nothing to import", "refused as a whole", "Import stopped"))
     outcome = ("nothing to import" if "nothing to import" in page else
                "refused" if "refused as a whole" in page else "stopped")
-    left = sorted(p.name for p in (Path(instance) / "uploads").glob("*"))
+    left = sorted(f"{p.parent.name}/{p.name}" for folder in ("uploads", "uploads-checked")
+                  for p in (Path(instance) / folder).glob("*"))
     return {"upload_s": round(upload_s, 1), "job_s": round(time.monotonic() - began, 1), "outcome": outcome,
             "uploads_left": left}
 
@@ -174,7 +192,8 @@ def command_line_reference(database: str, path: Path, rows: int, folder: str) ->
     if child.returncode != 0:
         raise SystemExit(f"the command line's import failed:\n{child.stderr[-3000:]}")
     run = json.loads(child.stdout.strip().splitlines()[-1])
-    return {"seconds": run["seconds"], "rows_per_s": run["rows_per_s"], "load": run["load"]}
+    return {"seconds": run["seconds"], "cpu_seconds": run["cpu_seconds"], "rows_per_s": run["rows_per_s"],
+            "load": run["load"]}
 
 
 def free_port() -> int:
@@ -201,7 +220,7 @@ def main() -> None:
                   "load": round(os.getloadavg()[0], 2)}
         server = Gunicorn(url, instance, port := free_port())
         try:
-            result.update(import_file(f"http://127.0.0.1:{port}", path))
+            result.update(import_file(f"http://127.0.0.1:{port}", path, server))
             result["rows_per_s"] = round(args.rows / (result["check_s"] + result["import_s"]))
             if args.blank_mb:
                 blank = Path(folder) / "blank.csv"
@@ -218,6 +237,9 @@ def main() -> None:
         cli = result["command_line"] = command_line_reference(args.database, path, args.rows, folder)
         result["import_vs_command_line"] = round(result["import_s"] / cli["seconds"], 2)
         result["total_vs_command_line"] = round((result["check_s"] + result["import_s"]) / cli["seconds"], 2)
+        result["import_cpu_vs_command_line"] = round(result["import_cpu_s"] / cli["cpu_seconds"], 2)
+        result["total_cpu_vs_command_line"] = round((result["check_cpu_s"] + result["import_cpu_s"])
+                                                    / cli["cpu_seconds"], 2)
     print(f"{result['rows']:,} rows ({result['megabytes']} MB) through the page on {result['database']}: "
           f"upload {result['upload_s']} s, check {result['check_s']} s, import {result['import_s']} s, "
           f"{result['rows_per_s']:,} rows/s; {result['readers']:,} readers; workers killed: "
@@ -225,6 +247,9 @@ def main() -> None:
     print(f"reference, the command line's import of the same file: {cli['seconds']} s, {cli['rows_per_s']:,} rows/s "
           f"(load {cli['load']}); the page's import step {result['import_vs_command_line']}x its time, check + "
           f"import {result['total_vs_command_line']}x")
+    print(f"CPU seconds: the server's processes during the check {result['check_cpu_s']}, during the import "
+          f"{result['import_cpu_s']}; the command line {cli['cpu_seconds']}: the import step "
+          f"{result['import_cpu_vs_command_line']}x, check + import {result['total_cpu_vs_command_line']}x")
     print(json.dumps(result))
 
 
