@@ -331,3 +331,16 @@ def test_checked_rows_left_for_a_day_without_their_job_are_deleted(app, owner):
     os.utime(stray, (a_day_ago, a_day_ago))
     run_jobs()
     assert checked_left(app) == kept and not stray.exists()  # the one waiting for its confirmation stays
+
+
+def test_a_dead_runners_import_is_taken_over_from_the_kept_rows(app, owner):
+    report = upload(owner, CORPUS / "accepted" / "own-export.csv")
+    confirm_page = owner.post(f"{PAGE}/{only_job().id}", data={"csrf_token": csrf_of(report.text)})
+    assert confirm_page.status_code == 303 and only_job().status == J.IMPORTING
+    assert jobs.claim_next("runner-that-dies") == only_job().id
+    db.session.execute(update(ImportJob).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+    db.session.commit()
+    assert run_jobs() == 1
+    job = only_job()
+    assert (job.status, job.attempts, job.rows_written, job.rows_read) == (J.DONE, 2, 5, 5)
+    assert table_counts()["Subscription"] == 5 and uploads_left(app) == [] and checked_left(app) == []
