@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import sending_domains, suppression, tokens
@@ -33,7 +33,7 @@ from .sending.system_mail import forget_system_mails, queue_raw_mail
 from .stats.attribution import issue_behind_unsubscribe
 from .states import UNSUBSCRIBE_REASONS, UnsubscribeReason
 from .states import SubscriptionStatus as S
-from .transitions import move_record
+from .transitions import move_record, transition
 
 MAX_REASON_LENGTH = 500
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
@@ -285,13 +285,24 @@ def send_confirmation(subscription: Subscription) -> bool:
     return True
 
 
-def restore_after_refusal(subscription: Subscription, reason: str) -> bool:
-    """Undo a bounce that was a refusal about the sender (feedback/restore.py decides when): confirmed again,
-    with the evidence it had; False if it changed meanwhile."""
-    if not _move(subscription, S.CONFIRMED):
-        return False
-    _record(subscription, "restored", reason, from_status=S.BOUNCED.value)
-    return True
+def restore_after_refusal(subscriptions: list[Subscription], reason: str) -> int:
+    """Undo the bounces that were refusals about the sender (feedback/restore.py decides when): the subscriptions
+    still bounced are confirmed again, with the evidence they had, each with its event; how many. Two statements
+    whatever their number (the admin's "Restore all" of thousands of readers)."""
+    if not subscriptions:
+        return 0
+    now = utcnow()
+    moved = list(db.session.scalars(
+        transition(Subscription, S.CONFIRMED, Subscription.id.in_([s.id for s in subscriptions]), from_=[S.BOUNCED],
+                   updated_at=now).returning(Subscription.id).execution_options(synchronize_session=False)))
+    by_id = {s.id: s for s in subscriptions}
+    if moved:
+        db.session.execute(insert(SubscriptionEvent), [
+            dict(newsletter_id=by_id[i].newsletter_id, subscription_id=i, kind="restored", reason=reason,
+                 from_status=S.BOUNCED.value, at=now) for i in moved])
+    for subscription_id in moved:
+        db.session.expire(by_id[subscription_id])
+    return len(moved)
 
 
 def record_event(subscription: Subscription, kind: str, reason: str | None = None) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from newsletter import consent, suppression
 from newsletter.extensions import db
 from newsletter.feedback import record as feedback
+from newsletter.feedback import restore
 from newsletter.feedback.parsers import FeedbackEvent, verp_token
 from newsletter.mail.issue_message import IssueTemplate
 from newsletter.models import Delivery, Subscriber, Subscription, SubscriptionEvent
@@ -208,3 +209,23 @@ def test_a_restore_without_the_forms_token_or_for_nobody_changes_nothing(restore
     assert post_form(client, "/admin/suppressed/99999999999999999999/restore").status_code == 404
     assert client.get("/admin/suppressed?after=junk").status_code == 200
     assert subscription_of(readers[0]).status == "bounced"
+
+
+def test_restore_all_works_through_every_chunk_and_leaves_who_is_not_listed(restore_app, world, monkeypatch):
+    """Restore all goes by chunks of readers, a few statements each (10,000 readers one by one took minutes);
+    every listed reader is restored with the admin named, and a reader whose own newsletter's suppression list
+    covers them is left as they are, whatever chunk they fall in."""
+    newsletter, issue, readers = world
+    for email in readers[1:]:
+        suppressed_in_the_past(issue, email, "5.7.26", UNAUTHENTICATED)
+    reclassify()
+    suppression.suppress(hmac_of(readers[2]), "imported", newsletter_id=newsletter.id)
+    db.session.commit()
+    monkeypatch.setattr(restore, "RESTORE_CHUNK", 1)
+    answer = post_form(admin_client(restore_app), "/admin/suppressed/restore-all", follow_redirects=True)
+    assert "2 readers receive their newsletters again." in answer.get_data(as_text=True)
+    assert [subscription_of(email).status for email in readers] == ["confirmed", "confirmed", "bounced"]
+    assert not suppression.is_suppressed(hmac_of(readers[1])) and suppression.is_suppressed(hmac_of(readers[2]))
+    events = db.session.execute(select(SubscriptionEvent.kind, SubscriptionEvent.from_status, SubscriptionEvent.reason)
+                                .where(SubscriptionEvent.kind == "restored")).all()
+    assert len(events) == 2 and all(e.from_status == "bounced" and "admin@example.org" in e.reason for e in events)

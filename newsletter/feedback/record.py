@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from .. import consent, suppression
 from ..addresses import mail_domain, normalise_address
@@ -103,12 +103,19 @@ def stop_all_mail(subscriber: Subscriber, reason: str, status: S) -> None:
 def soft_bounced_deliveries(subscriber: Subscriber, since: datetime | None = None) -> int:
     """Deliveries that soft-bounced within the window (or since `since`): several notices about one message
     count once."""
+    return soft_bounced_deliveries_of([subscriber.id], since).get(subscriber.id, 0)
+
+
+def soft_bounced_deliveries_of(subscriber_ids: list[int], since: datetime | None = None) -> dict[int, int]:
+    """soft_bounced_deliveries for many readers in one query: subscriber id -> count (readers with none left out)."""
     since = since or utcnow() - timedelta(days=current_app.config["SOFT_BOUNCE_WINDOW_DAYS"])
-    recent = (Feedback.subscriber_id == subscriber.id, Feedback.kind == SOFT_BOUNCE, Feedback.received_at >= since)
-    per_delivery = db.session.scalar(select(func.count(func.distinct(Feedback.delivery_id))).where(*recent))
     # A verified webhook may name the reader without a delivery: each such notice counts on its own.
-    unattributed = db.session.scalar(select(func.count(Feedback.id)).where(*recent, Feedback.delivery_id.is_(None)))
-    return per_delivery + unattributed
+    unattributed = func.sum(case((Feedback.delivery_id.is_(None), 1), else_=0))
+    rows = db.session.execute(
+        select(Feedback.subscriber_id, func.count(func.distinct(Feedback.delivery_id)) + unattributed)
+        .where(Feedback.subscriber_id.in_(subscriber_ids), Feedback.kind == SOFT_BOUNCE, Feedback.received_at >= since)
+        .group_by(Feedback.subscriber_id))
+    return {subscriber_id: count for subscriber_id, count in rows}
 
 
 def _mark_delivery_bounced(delivery: Delivery) -> None:

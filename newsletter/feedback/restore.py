@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 
 from .. import consent
 from ..errors import NotFound, Refused
@@ -26,12 +26,13 @@ from ..extensions import db
 from ..models import Feedback, Issue, Subscriber, Subscription, SubscriptionEvent, Suppression, User
 from ..states import SubscriptionStatus as S
 from .parsers import COMPLAINT, HARD_BOUNCE, REFUSAL
-from .record import soft_bounced_deliveries
+from .record import soft_bounced_deliveries_of
 
 BOUNCE_REASONS = ("hard_bounce", "soft_bounces")  # what stop_all_mail wrote for a bounce, in either table
 EVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
 PAGE_SIZE = 50
 SCAN = 200  # candidates read at a time while filling a page
+RESTORE_CHUNK = 500  # readers restored at a time by restore_all
 
 
 @dataclass
@@ -59,12 +60,15 @@ def suppressed_by_refusals(after: int = 0, size: int = PAGE_SIZE) -> tuple[list[
     while len(found) <= size:
         ids = list(db.session.scalars(_candidates().where(Subscriber.id > cursor).order_by(Subscriber.id)
                                       .limit(SCAN)))
-        found += [listed for listed in map(_assess, ids) if listed is not None]
+        found += _assess_many(ids)
         if len(ids) < SCAN:
             break
         cursor = ids[-1]
     more = len(found) > size
-    return found[:size], (found[size - 1].subscriber.id if more else None)
+    page = found[:size]
+    for listed in page:
+        listed.refusals = _refusals_of(listed.subscriber.id)
+    return page, (found[size - 1].subscriber.id if more else None)
 
 
 def restore_reader(subscriber_id: int, admin: User) -> int:
@@ -75,28 +79,35 @@ def restore_reader(subscriber_id: int, admin: User) -> int:
     listed = _assess(subscriber_id)
     if listed is None:
         raise Refused(_("This reader is no longer listed: something of their own stops their mail now."))
-    return _restore(listed, admin)
+    return _restore([listed], admin)
 
 
 def restore_all(admin: User) -> tuple[int, int]:
-    """Restore every listed reader; (readers, subscriptions) restored. Flushes."""
+    """Restore every listed reader; (readers, subscriptions) restored. Flushes.
+
+    In chunks of RESTORE_CHUNK readers, a few statements each (10,000 readers one by one took minutes: longer
+    than a request may last)."""
     readers = subscriptions = 0
-    after = 0
-    while True:
-        page, after = suppressed_by_refusals(after)
-        for listed in page:
-            readers += 1
-            subscriptions += _restore(listed, admin)
-        if after is None:
-            return readers, subscriptions
+    cursor = 0
+    while ids := list(db.session.scalars(_candidates().where(Subscriber.id > cursor).order_by(Subscriber.id)
+                                         .limit(RESTORE_CHUNK))):
+        listed = _assess_many(ids)
+        readers += len(listed)
+        subscriptions += _restore(listed, admin)
+        cursor = ids[-1]
+    return readers, subscriptions
 
 
-def _restore(listed: WronglySuppressed, admin: User) -> int:
+def _restore(listed: list[WronglySuppressed], admin: User) -> int:
+    """Lift the instance-wide suppressions their bounces put there, and confirm their subscriptions again."""
+    if not listed:
+        return 0
     db.session.execute(delete(Suppression).where(
-        Suppression.address_hmac == listed.subscriber.email_hmac, Suppression.newsletter_id.is_(None),
+        Suppression.address_hmac.in_([each.subscriber.email_hmac for each in listed]),
+        Suppression.newsletter_id.is_(None),
         Suppression.reason.in_(BOUNCE_REASONS)).execution_options(synchronize_session=False))
     note = f"restored by {admin.email}: the bounce that stopped it was a refusal about the sender"
-    restored = sum(consent.restore_after_refusal(subscription, note) for subscription in listed.subscriptions)
+    restored = consent.restore_after_refusal([s for each in listed for s in each.subscriptions], note)
     db.session.flush()
     return restored
 
@@ -113,38 +124,71 @@ def _candidates():
 
 def _assess(subscriber_id: int) -> WronglySuppressed | None:
     """The reader as listed, or None when something of their own stops their mail."""
-    if db.session.scalar(_candidates().where(Subscriber.id == subscriber_id)) is None:
+    listed = _assess_many([subscriber_id])
+    if not listed:
         return None
-    subscriber = db.session.get(Subscriber, subscriber_id)
+    listed[0].refusals = _refusals_of(subscriber_id)
+    return listed[0]
+
+
+def _assess_many(subscriber_ids: list[int]) -> list[WronglySuppressed]:
+    """The readers among these who are listed, by id (without their refusals: the page reads them), in a few
+    queries whatever their number."""
+    ids = list(db.session.scalars(_candidates().where(Subscriber.id.in_(subscriber_ids)).order_by(Subscriber.id)))
+    if not ids:
+        return []
+    subscribers = list(db.session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)).order_by(Subscriber.id)))
+    hmacs = [subscriber.email_hmac for subscriber in subscribers]
     # Their own mailbox's failures, whenever they came: under the limit, they never sufficed to stop mail.
-    if soft_bounced_deliveries(subscriber, since=EVER) >= current_app.config["SOFT_BOUNCE_LIMIT"]:
-        return None
-    instance_wide = db.session.scalar(select(Suppression.reason).where(
-        Suppression.address_hmac == subscriber.email_hmac, Suppression.newsletter_id.is_(None)))
-    if instance_wide is not None and instance_wide not in BOUNCE_REASONS:
-        return None
-    restorable = [(subscription, at) for subscription in subscriber.subscriptions
-                  if (at := _bounced_from_confirmed(subscription)) is not None]
-    if not restorable:
-        return None
-    return WronglySuppressed(subscriber, min(at for _s, at in restorable), [s for s, _at in restorable],
-                             _refusals_of(subscriber_id))
+    soft = soft_bounced_deliveries_of(ids, since=EVER)
+    instance_wide = dict(db.session.execute(select(Suppression.address_hmac, Suppression.reason).where(
+        Suppression.address_hmac.in_(hmacs), Suppression.newsletter_id.is_(None))).all())
+    own_lists = set(db.session.execute(select(Suppression.address_hmac, Suppression.newsletter_id).where(
+        Suppression.address_hmac.in_(hmacs), Suppression.newsletter_id.is_not(None))).all())
+    bounced = list(db.session.scalars(select(Subscription).where(
+        Subscription.subscriber_id.in_(ids), Subscription.status == S.BOUNCED.value).order_by(Subscription.id)))
+    last = _last_events([subscription.id for subscription in bounced])
+    bounced_of: dict[int, list[Subscription]] = {}
+    for subscription in bounced:
+        bounced_of.setdefault(subscription.subscriber_id, []).append(subscription)
+    listed = []
+    for subscriber in subscribers:
+        if soft.get(subscriber.id, 0) >= current_app.config["SOFT_BOUNCE_LIMIT"] \
+                or instance_wide.get(subscriber.email_hmac, BOUNCE_REASONS[0]) not in BOUNCE_REASONS:
+            continue
+        restorable = [(subscription, at) for subscription in bounced_of.get(subscriber.id, [])
+                      if (at := _bounced_from_confirmed(last.get(subscription.id),
+                                                        (subscriber.email_hmac, subscription.newsletter_id)
+                                                        in own_lists)) is not None]
+        if restorable:
+            listed.append(WronglySuppressed(subscriber, min(at for _s, at in restorable),
+                                            [s for s, _at in restorable], []))
+    return listed
 
 
-def _bounced_from_confirmed(subscription: Subscription):
-    """When a bounce moved this confirmed subscription to bounced, if that is the last thing that happened to
-    it and no suppression list of its newsletter covers the address; else None."""
-    if subscription.status != S.BOUNCED:
+def _last_events(subscription_ids: list[int]) -> dict[int, tuple]:
+    """The last event (kind, reason, from_status, at) of each of these subscriptions, in one query."""
+    if not subscription_ids:
+        return {}
+    ranked = select(SubscriptionEvent.subscription_id, SubscriptionEvent.kind, SubscriptionEvent.reason,
+                    SubscriptionEvent.from_status, SubscriptionEvent.at,
+                    func.row_number().over(partition_by=SubscriptionEvent.subscription_id,
+                                           order_by=(SubscriptionEvent.at.desc(), SubscriptionEvent.id.desc()))
+                    .label("rank")).where(SubscriptionEvent.subscription_id.in_(subscription_ids)).subquery()
+    rows = db.session.execute(select(ranked.c.subscription_id, ranked.c.kind, ranked.c.reason, ranked.c.from_status,
+                                     ranked.c.at).where(ranked.c.rank == 1))
+    return {subscription_id: rest for subscription_id, *rest in rows}
+
+
+def _bounced_from_confirmed(last: tuple | None, own_list: bool):
+    """When a bounce moved a confirmed subscription to bounced, if that is the last thing that happened to it
+    (`last`: its last event) and no suppression list of its newsletter covers the address; else None."""
+    if last is None or own_list:
         return None
-    last = db.session.scalar(select(SubscriptionEvent).where(SubscriptionEvent.subscription_id == subscription.id)
-                             .order_by(SubscriptionEvent.at.desc(), SubscriptionEvent.id.desc()).limit(1))
-    if last is None or last.kind != S.BOUNCED.value or last.reason not in BOUNCE_REASONS \
-            or last.from_status != S.CONFIRMED.value:
+    kind, reason, from_status, at = last
+    if kind != S.BOUNCED.value or reason not in BOUNCE_REASONS or from_status != S.CONFIRMED.value:
         return None
-    own_list = db.session.scalar(select(exists().where(
-        Suppression.address_hmac == subscription.subscriber.email_hmac,
-        Suppression.newsletter_id == subscription.newsletter_id)))
-    return None if own_list else last.at
+    return at
 
 
 def _refusals_of(subscriber_id: int) -> list[Refusal]:
