@@ -175,8 +175,9 @@ def abandon_expired(folder: Path) -> None:
     ended = select(ImportJob.upload_id).where(ImportJob.status.not_in(ACTIVE), ImportJob.finished_at >= oldest)
     for upload_id in db.session.scalars(ended):
         uploads.discard_upload(folder, upload_id)
-    if folder.exists():
-        uploads.discard_abandoned(folder)
+    for kept in (folder, uploads.checked_folder(folder)):  # stray uploads, and rows kept by their checks
+        if kept.exists():
+            uploads.discard_abandoned(kept)
 
 
 def _move(job: ImportJob, old: str, new: J, *, owner: str | None = None, **values) -> bool:

@@ -113,10 +113,10 @@ def discard_upload(folder: Path, upload_id: str) -> None:
 
 
 def discard_abandoned(folder: Path, max_age: float = ABANDONED_AFTER_SECONDS) -> None:
-    """Delete uploads (and checked rows) older than max_age seconds, whatever their job says: they hold readers'
+    """Delete the folder's files older than max_age seconds, whatever their job says: they hold readers'
     addresses."""
     oldest = time.time() - max_age
-    for path in [*folder.glob("*.*"), *checked_folder(folder).glob("*.*")]:
+    for path in folder.glob("*.*"):
         with contextlib.suppress(FileNotFoundError):  # removed by a concurrent request: same outcome
             if path.stat().st_mtime < oldest:
                 path.unlink()
