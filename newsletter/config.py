@@ -232,7 +232,7 @@ SETTINGS = (
     Setting("DNS_RESOLVER", "", parse_resolver),
     Setting("SPF_INCLUDE", "", parse_dns_name),
     Setting("DMARC_REPORT_ADDRESS", "", lambda raw: parse_address(raw) if raw.strip() else ""),
-    Setting("SEND_BATCH_SIZE", "200", parse_int(1, 10000)),
+    Setting("SEND_BATCH_SIZE", "1000", parse_int(1, 10000)),
     Setting("SEND_LEASE_SECONDS", "300", parse_int(1, 86400)),
     Setting("SEND_HEARTBEAT_GRACE", "30", parse_int(1, 3600)),
     Setting("SEND_WINDOW", "16", parse_int(1, 1000)),

@@ -146,3 +146,11 @@ def test_pause_or_cancel_stops_each_connection_before_its_next_message(make_app,
         rows = deliveries(issue_id)
         assert not [d for d in rows if d.status == "sending"]
         assert all(count == 1 for count in received_by(smtp).values())
+
+
+def test_a_claim_is_a_thousand_deliveries_or_half_a_minute_of_a_capped_rate(make_app, smtp):
+    from newsletter.sending.outcomes import claim_size
+
+    assert claim_size(make_app(START_SENDER=False).config) == 1000
+    assert claim_size(make_app(START_SENDER=False, SEND_RATE_PER_SECOND="2").config) == 60
+    assert claim_size(make_app(START_SENDER=False, SEND_RATE_PER_SECOND="1000", SEND_BATCH_SIZE="300").config) == 300

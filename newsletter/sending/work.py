@@ -24,6 +24,7 @@ from ..stats.issues import settle
 from ..transitions import move
 from . import holds
 from .deliver import BatchOutcome, Policy, deliver_batch
+from .outcomes import claim_size
 from .heartbeats import Heartbeat, grace
 from .ledger import (
     HotLedger,
@@ -106,7 +107,7 @@ def send_issue_batches(state: SendState, transport, issue_id: int, deadline: flo
     """Claim and deliver batches of one issue until the deadline or until nothing is claimable."""
     config = state.app.config
     lease, dead_after = timedelta(seconds=config["SEND_LEASE_SECONDS"]), grace(config)
-    size = config["SEND_BATCH_SIZE"]
+    size = claim_size(config)
     handed = 0
     listed = False  # every reader has a delivery row: nothing more to enqueue
     while time.monotonic() < deadline:
