@@ -5,8 +5,9 @@ A delay proxy (asyncio, on loopback, below) sits between the sender and smtp-sin
 bytes for half the round trip in each direction (the TCP handshake itself is not delayed). Then, alternately,
 --repeats times: our embedded send path with one connection (SEND_CONNECTIONS=1), with the default pool, one
 and two Celery workers on PostgreSQL (each with the default pool), and `smtp-source -d -s K` (K sessions, each
-reusing its connection; K = the pool size) sending the same number of messages of the same size. Medians are
-compared. smtp-source waits for every reply (about four round trips a message); a pipelining connection
+reusing its connection; K = the pool size) sending the same number of messages of the same size, and K threads
+streaming prebuilt messages with our SMTP transport alone (no database, no building: what the proxy and
+smtp-sink on this machine let a pipelining sender reach, the rig's ceiling). Medians are compared. smtp-source waits for every reply (about four round trips a message); a pipelining connection
 needs one (the wait for 354), so K of them can reach K / RTT messages a second: the `limit` in the output.
 """
 
@@ -113,6 +114,38 @@ def smtp_source(n: int, sessions: int, port: int, size: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+def bare_pipelined(n: int, connections: int, port: int, size: int) -> float:
+    """Messages per second for `connections` threads streaming prebuilt messages through the proxy with our
+    SMTP transport alone (no database, no building, no signing): what this rig lets a pipelining sender reach,
+    the ceiling the send path is measured against."""
+    import threading
+
+    from newsletter.mail.transport import SmtpTransport
+
+    raw = b"Subject: bench\r\nFrom: maya@example.org\r\n\r\n" + b"y" * max(0, size - 60)
+
+    def stream(count: int) -> None:
+        transport = SmtpTransport("127.0.0.1", port, timeout=30)
+        transport.pipelines()
+        transport.write_envelope("maya@example.org", "reader@example.net")
+        for left in range(count - 1, -1, -1):
+            transport.read_envelope_replies()
+            if left:
+                transport.write_envelope("maya@example.org", "reader@example.net", content=raw)
+            else:
+                transport.write_content(raw)
+            transport.read_content_reply()
+        transport.close()
+
+    threads = [threading.Thread(target=stream, args=(n // connections,)) for _ in range(connections)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return n // connections * connections / (time.perf_counter() - started)
+
+
 def compare(args, app_env, run_child, celery_run, proxy_port: int) -> dict:
     """The five senders through the proxy, alternately, --repeats times; medians and ratios."""
     n = int(args.sizes.split(",")[0])
@@ -122,7 +155,8 @@ def compare(args, app_env, run_child, celery_run, proxy_port: int) -> dict:
     run_child(env, "seed", n)
     shutil.copyfile(database, seeded)
     size = run_child(env, "size", 1)["message_bytes"]
-    runs: dict[str, list[float]] = {"one": [], "pool": [], "celery_1w": [], "celery_2w": [], "source": []}
+    runs: dict[str, list[float]] = {"one": [], "pool": [], "celery_1w": [], "celery_2w": [], "source": [],
+                                    "bare": []}
     pool = int(env.get("SEND_CONNECTIONS", DEFAULT_POOL))
     for _ in range(args.repeats):
         for name, extra in (("one", {"SEND_CONNECTIONS": "1"}), ("pool", {})):
@@ -134,10 +168,12 @@ def compare(args, app_env, run_child, celery_run, proxy_port: int) -> dict:
             runs["celery_1w"].append(celery_run(n, 1, args.pg, args.broker)[0])
             runs["celery_2w"].append(celery_run(n, 2, args.pg, args.broker)[0])
         runs["source"].append(smtp_source(n, pool, proxy_port, size))
+        runs["bare"].append(bare_pipelined(n, pool, proxy_port, size))
         print(f"  one connection {runs['one'][-1]:.0f} msg/s, pool of {pool} {runs['pool'][-1]:.0f}, "
               + (f"Celery 1 worker {runs['celery_1w'][-1]:.0f}, 2 workers {runs['celery_2w'][-1]:.0f}, "
                  if not args.no_celery else "")
-              + f"smtp-source -s {pool} {runs['source'][-1]:.0f}", flush=True)
+              + f"smtp-source -s {pool} {runs['source'][-1]:.0f}, bare pipelined x{pool} {runs['bare'][-1]:.0f}",
+              flush=True)
     shutil.rmtree(work, ignore_errors=True)
     median = {name: statistics.median(rates) if rates else float("nan") for name, rates in runs.items()}
     limit = pool * 1000 / args.rtt_ms
@@ -147,6 +183,8 @@ def compare(args, app_env, run_child, celery_run, proxy_port: int) -> dict:
         latency_ratio=round(median["pool"] / median["source"], 3),
         latency_one_connection_msgs_per_s=round(median["one"], 1),
         latency_limit_msgs_per_s=round(limit), latency_share_of_limit=round(median["pool"] / limit, 3),
+        latency_rig_msgs_per_s=round(median["bare"], 1),
+        latency_share_of_rig=round(median["pool"] / median["bare"], 3),
         all=dict((name, [round(rate) for rate in rates]) for name, rates in runs.items()),
     )
     if not args.no_celery:
@@ -157,6 +195,8 @@ def compare(args, app_env, run_child, celery_run, proxy_port: int) -> dict:
           f"{median['pool']:.0f} msg/s ({median['pool'] / limit:.0%} of {pool} x 1/RTT = {limit:.0f}), "
           f"smtp-source -d -s {pool} {median['source']:.0f} msg/s, ratio {result['latency_ratio']:.2f} "
           f"(target >= 2.0)")
+    print(f"  the rig's ceiling: {pool} bare pipelined connections (our transport alone, prebuilt messages) "
+          f"{median['bare']:.0f} msg/s; the pool reached {result['latency_share_of_rig']:.0%} of it")
     if not args.no_celery:
         print(f"  Celery on PostgreSQL: 1 worker {median['celery_1w']:.0f} msg/s, 2 workers "
               f"{median['celery_2w']:.0f} msg/s, scaling {result['latency_scaling_2w']:.2f}x (target >= 1.6x)")
