@@ -52,6 +52,19 @@ def claim(model, runnable: Sequence[str], owner: str, *, stamp: str) -> int | No
             return job_id
 
 
+def claim_within(model, runnable: Sequence[str], owner: str, *, stamp: str, max_attempts: int,
+                 give_up: Callable[[object], None]):
+    """Lease the oldest due job, as claim() does, and return it; one already taken max_attempts times (its
+    runners kept dying) goes to `give_up`, which ends it, and the next one is tried. None if no job is due."""
+    while (job_id := claim(model, runnable, owner, stamp=stamp)) is not None:
+        job = db.session.get(model, job_id)
+        db.session.refresh(job)
+        if job.attempts <= max_attempts:
+            return job
+        give_up(job)
+    return None
+
+
 class Heartbeat:
     """A thread that writes the job's progress (`values()`, columns to write) and extends its lease every
     HEARTBEAT_SECONDS, in its own session, so that a slow batch never looks like a dead runner. A lease found

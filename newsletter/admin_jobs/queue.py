@@ -87,13 +87,9 @@ def due_jobs() -> int:
 
 def claim_next(owner: str) -> AdminJob | None:
     """Lease the oldest due job to `owner`; None if there is none. A job interrupted MAX_ATTEMPTS times fails."""
-    while (job_id := leases.claim(AdminJob, RUNNABLE, owner, stamp="started_at")) is not None:
-        job = db.session.get(AdminJob, job_id)
-        db.session.refresh(job)
-        if job.attempts <= MAX_ATTEMPTS:
-            return job
-        end(job, A.FAILED, owner=owner, refusal=INTERRUPTED_MESSAGE.format(attempts=MAX_ATTEMPTS))
-    return None
+    return leases.claim_within(AdminJob, RUNNABLE, owner, stamp="started_at", max_attempts=MAX_ATTEMPTS,
+                               give_up=lambda job: end(job, A.FAILED, owner=owner,
+                                                       refusal=INTERRUPTED_MESSAGE.format(attempts=MAX_ATTEMPTS)))
 
 
 def end(job: AdminJob, status: A, *, owner: str | None = None, **values) -> bool:

@@ -211,13 +211,10 @@ def due_jobs() -> int:
 
 def claim_next(owner: str) -> int | None:
     """Take the oldest due job with a lease; None if there is none. A job interrupted MAX_ATTEMPTS times fails."""
-    while (job_id := leases.claim(ImportJob, RUNNABLE, owner, stamp="phase_started_at")) is not None:
-        job = db.session.get(ImportJob, job_id)
-        db.session.refresh(job)
-        if job.attempts <= MAX_ATTEMPTS:
-            return job_id
-        _end(job, owner, J.FAILED, refusal=INTERRUPTED_MESSAGE.format(attempts=MAX_ATTEMPTS))
-    return None
+    job = leases.claim_within(ImportJob, RUNNABLE, owner, stamp="phase_started_at", max_attempts=MAX_ATTEMPTS,
+                              give_up=lambda job: _end(job, owner, J.FAILED,
+                                                       refusal=INTERRUPTED_MESSAGE.format(attempts=MAX_ATTEMPTS)))
+    return None if job is None else job.id
 
 
 def run_job(app: Flask, job_id: int, owner: str) -> None:
